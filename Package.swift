@@ -1,0 +1,61 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Every Midge target is Swift 6 language mode with warnings as errors.
+/// One target per layer (docs/architecture.md); dependencies point down only.
+let strict: [SwiftSetting] = [
+  .swiftLanguageMode(.v6),
+  .treatAllWarnings(as: .error),
+]
+
+let log = Target.Dependency.product(name: "Logging", package: "swift-log")
+
+let package = Package(
+  name: "Midge",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "midgectl", targets: ["midgectl"]),
+    .library(name: "ZooKeeper", targets: ["ZooKeeper"]),
+    .library(name: "LZ4", targets: ["LZ4"]),
+    .library(name: "Packets", targets: ["Packets"]),
+    .library(name: "Topology", targets: ["Topology"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+  ],
+  targets: [
+    // C libraries.
+    .systemLibrary(
+      name: "CZooKeeper", path: "Sources/CZooKeeper", providers: [.apt(["libzookeeper-mt-dev"])]),
+    .systemLibrary(
+      name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+
+    // Layers.
+    .target(name: "ZooKeeper", dependencies: ["CZooKeeper", log], swiftSettings: strict),
+    .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: strict),
+    .target(name: "Topology", swiftSettings: strict),
+    .target(name: "Packets", swiftSettings: strict),
+
+    // Executables.
+    .executableTarget(
+      name: "midgectl",
+      dependencies: [
+        "ZooKeeper", "LZ4", log,
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strict
+    ),
+
+    // Tests.
+    .target(
+      name: "MidgeTestSupport", dependencies: ["ZooKeeper", log], path: "Tests/MidgeTestSupport",
+      swiftSettings: strict),
+    .testTarget(
+      name: "ZooKeeperTests", dependencies: ["ZooKeeper", "MidgeTestSupport", log],
+      swiftSettings: strict),
+    .testTarget(name: "LZ4Tests", dependencies: ["LZ4"], swiftSettings: strict),
+    .testTarget(name: "PacketsTests", dependencies: ["Packets"], swiftSettings: strict),
+    .testTarget(name: "TopologyTests", dependencies: ["Topology"], swiftSettings: strict),
+  ]
+)

@@ -1,0 +1,104 @@
+import LZ4
+import Testing
+
+/// A small deterministic generator so failures reproduce.
+struct SplitMix64: RandomNumberGenerator {
+  var state: UInt64
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
+
+@Suite("LZ4 framing")
+struct LZ4FrameTests {
+  static let sizes = [0, 1, 2, 8, 9, 15, 64, 100, 1000, 4096, 65_535, 65_536, 300_000, 1 << 20]
+
+  @Test("random and repetitive data round-trip from 0 bytes to 1 MiB", arguments: sizes)
+  func roundTrip(size: Int) throws {
+    var rng = SplitMix64(state: UInt64(size) &+ 1)
+    let random = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+    let frame = LZ4Frame.encode(random)
+    #expect(LZ4Frame.isFramed(frame))
+    #expect(frame.count <= size + LZ4Frame.headerSize, "incompressible data grew past the header")
+    #expect(try LZ4Frame.decode(frame) == random)
+
+    let repetitive = (0..<size).map { UInt8(truncatingIfNeeded: $0 % 7) }
+    let packed = LZ4Frame.encode(repetitive)
+    #expect(try LZ4Frame.decode(packed) == repetitive)
+    if size >= 1000 {
+      #expect(packed[4] == LZ4Frame.Codec.lz4.rawValue)
+      #expect(packed.count < size / 4)
+    }
+  }
+
+  @Test("truncated frames throw at every length")
+  func truncated() {
+    let input = (0..<5000).map { UInt8(truncatingIfNeeded: $0 % 13) }
+    let frame = LZ4Frame.encode(input)
+    for length in 0..<frame.count {
+      #expect(throws: LZ4Error.self) { try LZ4Frame.decode(Array(frame[0..<length])) }
+    }
+    let stored = LZ4Frame.encode([1, 2, 3])
+    #expect(throws: LZ4Error.self) { try LZ4Frame.decode(Array(stored.dropLast())) }
+  }
+
+  @Test("corrupted frames throw or decode to the declared length, never crash")
+  func corrupted() throws {
+    var rng = SplitMix64(state: 42)
+    let input = (0..<20_000).map { UInt8(truncatingIfNeeded: $0 % 31 + ($0 / 500)) }
+    let frame = LZ4Frame.encode(input)
+    var failures = 0
+    for _ in 0..<2000 {
+      var broken = frame
+      let index = Int.random(in: LZ4Frame.headerSize..<broken.count, using: &rng)
+      broken[index] ^= UInt8.random(in: 1...255, using: &rng)
+      do {
+        let output = try LZ4Frame.decode(broken)
+        #expect(output.count == input.count)
+      } catch {
+        failures += 1
+      }
+    }
+    #expect(failures > 0)
+
+    var badMagic = frame
+    badMagic[0] = 0
+    #expect(throws: LZ4Error(.badMagic, "not an LZ4 frame (bad magic)")) {
+      try LZ4Frame.decode(badMagic)
+    }
+    var badCodec = frame
+    badCodec[4] = 9
+    #expect(throws: LZ4Error.self) { try LZ4Frame.decode(badCodec) }
+    var huge = frame
+    huge[8] = 0x7F
+    do {
+      _ = try LZ4Frame.decode(huge)
+      Issue.record("a frame declaring 2 GiB decoded")
+    } catch {
+      #expect(error.code == .tooLarge)
+    }
+    var longer = frame
+    longer[5] &+= 1
+    #expect(throws: LZ4Error.self) { try LZ4Frame.decode(longer) }
+  }
+
+  @Test("random bytes never crash the decoder")
+  func randomInput() {
+    var rng = SplitMix64(state: 7)
+    for _ in 0..<3000 {
+      let length = Int.random(in: 0..<64, using: &rng)
+      var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+      if bytes.count >= 9 && Bool.random(using: &rng) {
+        bytes.replaceSubrange(0..<4, with: LZ4Frame.magic)
+        bytes[4] = 1
+        bytes[8] = 0
+        bytes[7] = 0
+      }
+      _ = try? LZ4Frame.decode(bytes)
+    }
+  }
+}
