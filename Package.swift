@@ -9,6 +9,8 @@ let strict: [SwiftSetting] = [
 ]
 
 let log = Target.Dependency.product(name: "Logging", package: "swift-log")
+let bench = Target.Dependency.product(name: "Benchmark", package: "benchmark")
+let benchPlugin = Target.PluginUsage.plugin(name: "BenchmarkPlugin", package: "benchmark")
 
 let package = Package(
   name: "Midge",
@@ -19,10 +21,14 @@ let package = Package(
     .library(name: "LZ4", targets: ["LZ4"]),
     .library(name: "Packets", targets: ["Packets"]),
     .library(name: "Topology", targets: ["Topology"]),
+    .library(name: "Simulation", targets: ["Simulation"]),
+    .library(name: "Datapath", targets: ["Datapath"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(
+      url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
   ],
   targets: [
     // C libraries.
@@ -36,6 +42,8 @@ let package = Package(
     .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: strict),
     .target(name: "Topology", swiftSettings: strict),
     .target(name: "Packets", swiftSettings: strict),
+    .target(name: "Simulation", dependencies: ["Topology", "Packets"], swiftSettings: strict),
+    .target(name: "Datapath", dependencies: ["Packets", log], swiftSettings: strict),
 
     // Executables.
     .executableTarget(
@@ -45,6 +53,20 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
+    ),
+
+    // Benchmarks: `swift package benchmark` (figures go in the issue notes).
+    .executableTarget(
+      name: "SimulationBenchmarks",
+      dependencies: [bench, "Simulation", "Topology", "Packets"],
+      path: "Benchmarks/SimulationBenchmarks",
+      plugins: [benchPlugin]
+    ),
+    .executableTarget(
+      name: "DatapathBenchmarks",
+      dependencies: [bench, "Datapath", "Packets"],
+      path: "Benchmarks/DatapathBenchmarks",
+      plugins: [benchPlugin]
     ),
 
     // Tests.
@@ -57,5 +79,10 @@ let package = Package(
     .testTarget(name: "LZ4Tests", dependencies: ["LZ4"], swiftSettings: strict),
     .testTarget(name: "PacketsTests", dependencies: ["Packets"], swiftSettings: strict),
     .testTarget(name: "TopologyTests", dependencies: ["Topology"], swiftSettings: strict),
+    .testTarget(
+      name: "SimulationTests", dependencies: ["Simulation", "Topology", "Packets"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "DatapathTests", dependencies: ["Datapath", "Packets"], swiftSettings: strict),
   ]
 )

@@ -1,7 +1,7 @@
 /// A virtual L2 switch: learns MACs per VLAN and floods unknown destinations.
 public struct Bridge: ModelObject {
   public static let modelType = ModelType.bridge
-  public static var snapshotKeyPath: WritableKeyPath<Topology, [ID: Bridge]> { \.bridges }
+  public static var snapshotKeyPath: WritableKeyPath<TopologySnapshot, [ID: Bridge]> { \.bridges }
 
   public var id: ID
   public var name: String

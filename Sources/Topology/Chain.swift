@@ -4,7 +4,7 @@
 /// from other chains by JUMP rules.
 public struct Chain: ModelObject {
   public static let modelType = ModelType.chain
-  public static var snapshotKeyPath: WritableKeyPath<Topology, [ID: Chain]> { \.chains }
+  public static var snapshotKeyPath: WritableKeyPath<TopologySnapshot, [ID: Chain]> { \.chains }
 
   public var id: ID
   public var name: String

@@ -44,7 +44,7 @@
 //   an unknown group has no members.
 // - matchForwardFlow / matchReturnFlow: not tests with a value but
 //   restrictions with no invert flag; each, when true, admits only packets
-//   of that direction. Both true admits nothing (`Topology.validate()`
+//   of that direction. Both true admits nothing (`TopologySnapshot.validate()`
 //   reports such a rule).
 // - fragmentPolicy: always applied, `.any` by default; see `FragmentPolicy`.
 //   It constrains the packet, it is not inverted by anything.

@@ -2,7 +2,7 @@
 /// requests from the bridge's ports itself, so no DHCP server VM is needed.
 public struct Dhcp: ModelObject {
   public static let modelType = ModelType.dhcp
-  public static var snapshotKeyPath: WritableKeyPath<Topology, [ID: Dhcp]> { \.dhcps }
+  public static var snapshotKeyPath: WritableKeyPath<TopologySnapshot, [ID: Dhcp]> { \.dhcps }
 
   public var id: ID
   /// The bridge whose ports this subnet serves (binding: `Bridge.dhcpIds`).

@@ -4,7 +4,7 @@
 /// not part of this value; this is only what an operator declares.
 public struct Host: ModelObject {
   public static let modelType = ModelType.host
-  public static var snapshotKeyPath: WritableKeyPath<Topology, [ID: Host]> { \.hosts }
+  public static var snapshotKeyPath: WritableKeyPath<TopologySnapshot, [ID: Host]> { \.hosts }
 
   public var id: ID
   public var name: String

@@ -3,7 +3,9 @@
 /// selected by a Kubernetes NetworkPolicy.
 public struct IPAddrGroup: ModelObject {
   public static let modelType = ModelType.ipAddrGroup
-  public static var snapshotKeyPath: WritableKeyPath<Topology, [ID: IPAddrGroup]> { \.ipAddrGroups }
+  public static var snapshotKeyPath: WritableKeyPath<TopologySnapshot, [ID: IPAddrGroup]> {
+    \.ipAddrGroups
+  }
 
   public var id: ID
   public var name: String

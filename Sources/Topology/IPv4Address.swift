@@ -1,6 +1,6 @@
 /// An IPv4 address, stored as the 32-bit number in host order.
 ///
-/// Topology keeps its own small address types rather than depending on
+/// TopologySnapshot keeps its own small address types rather than depending on
 /// `Packets` (the two modules sit beside each other in the layer diagram);
 /// the representation is a plain `UInt32` so a wire codec maps it 1:1 and the
 /// simulator can convert with a single initializer call.

@@ -10,10 +10,10 @@
 /// - neither: created but not plugged in yet; it carries no traffic.
 ///
 /// Router ports additionally carry their L3 identity (`portAddress`,
-/// `portSubnet`, `portMAC`); `Topology.validate()` insists on them.
+/// `portSubnet`, `portMAC`); `TopologySnapshot.validate()` insists on them.
 public struct Port: ModelObject {
   public static let modelType = ModelType.port
-  public static var snapshotKeyPath: WritableKeyPath<Topology, [ID: Port]> { \.ports }
+  public static var snapshotKeyPath: WritableKeyPath<TopologySnapshot, [ID: Port]> { \.ports }
 
   public var id: ID
   /// The bridge or router this port belongs to (binding: `portIds` there).

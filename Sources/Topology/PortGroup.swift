@@ -1,7 +1,9 @@
 /// A named set of ports that rules can match on as a whole (`Condition.portGroupId`).
 public struct PortGroup: ModelObject {
   public static let modelType = ModelType.portGroup
-  public static var snapshotKeyPath: WritableKeyPath<Topology, [ID: PortGroup]> { \.portGroups }
+  public static var snapshotKeyPath: WritableKeyPath<TopologySnapshot, [ID: PortGroup]> {
+    \.portGroups
+  }
 
   public var id: ID
   public var name: String

@@ -5,7 +5,7 @@
 /// the lowest `weight` wins, and equal weights are spread over by flow hash.
 public struct Route: ModelObject {
   public static let modelType = ModelType.route
-  public static var snapshotKeyPath: WritableKeyPath<Topology, [ID: Route]> { \.routes }
+  public static var snapshotKeyPath: WritableKeyPath<TopologySnapshot, [ID: Route]> { \.routes }
 
   /// What the router does with a packet that selects this route.
   ///

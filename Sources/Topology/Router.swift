@@ -1,7 +1,7 @@
 /// A virtual IPv4 router: longest-prefix-match over its routes, ARP on its ports.
 public struct Router: ModelObject {
   public static let modelType = ModelType.router
-  public static var snapshotKeyPath: WritableKeyPath<Topology, [ID: Router]> { \.routers }
+  public static var snapshotKeyPath: WritableKeyPath<TopologySnapshot, [ID: Router]> { \.routers }
 
   public var id: ID
   public var name: String

@@ -1,7 +1,7 @@
 /// One entry of a chain: if the condition matches, take the action.
 public struct Rule: ModelObject {
   public static let modelType = ModelType.rule
-  public static var snapshotKeyPath: WritableKeyPath<Topology, [ID: Rule]> { \.rules }
+  public static var snapshotKeyPath: WritableKeyPath<TopologySnapshot, [ID: Rule]> { \.rules }
 
   public var id: ID
   /// The chain that lists this rule (binding: `Chain.ruleIds`, which also

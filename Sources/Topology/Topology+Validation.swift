@@ -18,7 +18,7 @@
 // type, then id, then field), so `midgectl` can print them all at once and
 // tests can compare them.
 
-extension Topology {
+extension TopologySnapshot {
   /// Every problem in the snapshot; empty when it is consistent.
   public func validate() -> [TopologyError] {
     var validator = Validator(topology: self)
@@ -30,12 +30,12 @@ extension Topology {
 /// Walks a snapshot and collects `TopologyError`s. The "current object" is
 /// set per object so the check helpers can name it in every message.
 private struct Validator {
-  let topology: Topology
+  let topology: TopologySnapshot
   var errors: [TopologyError] = []
   private var ownerType = ModelType.host
   private var ownerId = ID.zero
 
-  init(topology: Topology) {
+  init(topology: TopologySnapshot) {
     self.topology = topology
   }
 

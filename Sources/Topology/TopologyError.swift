@@ -1,4 +1,4 @@
-/// One problem found by `Topology.validate()`.
+/// One problem found by `TopologySnapshot.validate()`.
 ///
 /// A struct rather than an enum so every problem carries the same
 /// structured location (object type, id, field) for tooling and a sentence

@@ -2,7 +2,9 @@
 /// underlay endpoint each one listens on.
 public struct TunnelZone: ModelObject {
   public static let modelType = ModelType.tunnelZone
-  public static var snapshotKeyPath: WritableKeyPath<Topology, [ID: TunnelZone]> { \.tunnelZones }
+  public static var snapshotKeyPath: WritableKeyPath<TopologySnapshot, [ID: TunnelZone]> {
+    \.tunnelZones
+  }
 
   /// Where a member host receives tunnelled packets.
   public struct Endpoint: Hashable, Sendable, Codable {
@@ -23,7 +25,7 @@ public struct TunnelZone: ModelObject {
   /// Member host id → its tunnel endpoint.
   public var members: [ID: Endpoint]
   /// The member host ids as a plain list: the field the NSDB binding to
-  /// `Host.tunnelZoneIds` maintains. `Topology.validate()` checks it agrees
+  /// `Host.tunnelZoneIds` maintains. `TopologySnapshot.validate()` checks it agrees
   /// with the keys of `members`.
   public var hostIds: [ID]
 

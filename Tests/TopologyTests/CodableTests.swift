@@ -43,7 +43,7 @@ import Topology
   @Test func snapshotRoundTrip() throws {
     let topology = TopologyFixture.make()
     let data = try JSONEncoder().encode(topology)
-    let decoded = try JSONDecoder().decode(Topology.self, from: data)
+    let decoded = try JSONDecoder().decode(TopologySnapshot.self, from: data)
     #expect(decoded == topology)
   }
 }

@@ -229,7 +229,7 @@ struct FieldCase: Sendable, CustomTestStringConvertible {
   }
 
   @Test func addressGroupLookupFromTopology() {
-    var topology = Topology()
+    var topology = TopologySnapshot()
     let group = IPAddrGroup(
       id: id("web"), name: "web", addresses: [ip("10.0.0.1"), ip("10.0.0.2")])
     topology.insert(group)

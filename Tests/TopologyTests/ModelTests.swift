@@ -45,7 +45,7 @@ import Topology
   }
 
   @Test func snapshotInsertLookupRemove() {
-    var topology = Topology()
+    var topology = TopologySnapshot()
     #expect(topology.count == 0)
     let bridge = Bridge(id: id("b"), name: "b")
     topology.insert(bridge)

@@ -24,8 +24,8 @@ enum TopologyFixture {
   /// An id that names nothing in the fixture.
   static let nowhere = id("nowhere")
 
-  static func make() -> Topology {
-    var topology = Topology()
+  static func make() -> TopologySnapshot {
+    var topology = TopologySnapshot()
     topology.insert(Host(id: host, name: "hv1", portIds: [vmPort], tunnelZoneIds: [zone]))
     topology.insert(
       TunnelZone(

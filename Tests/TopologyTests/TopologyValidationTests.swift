@@ -10,7 +10,7 @@ struct Breakage: Sendable, CustomTestStringConvertible {
   let type: ModelType
   let object: ID
   let field: String
-  let apply: @Sendable (inout Topology) -> Void
+  let apply: @Sendable (inout TopologySnapshot) -> Void
 
   var testDescription: String { name }
 
@@ -214,7 +214,7 @@ struct Breakage: Sendable, CustomTestStringConvertible {
 
   static func make(
     _ name: String, _ type: ModelType, _ object: ID, _ field: String,
-    _ apply: @escaping @Sendable (inout Topology) -> Void
+    _ apply: @escaping @Sendable (inout TopologySnapshot) -> Void
   ) -> Breakage {
     Breakage(
       name: name, code: .danglingReference, type: type, object: object, field: field,
@@ -230,7 +230,7 @@ struct Breakage: Sendable, CustomTestStringConvertible {
   @Test func fixtureIsValid() {
     let errors = F.make().validate()
     #expect(errors.isEmpty, "\(errors)")
-    #expect(Topology().validate().isEmpty)
+    #expect(TopologySnapshot().validate().isEmpty)
   }
 
   @Test(arguments: Breakage.dangling + Breakage.oneSided + Breakage.invalid)

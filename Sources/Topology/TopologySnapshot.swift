@@ -6,10 +6,9 @@
 /// value: copying it is cheap (copy-on-write dictionaries) and nothing in it
 /// changes behind the holder's back.
 ///
-/// Note: the module is also called `Topology`, so `Topology.X` names a member
-/// of this struct. Code that must qualify a type of the module (to tell
-/// `IPv4Address` from the one in `Packets`, say) writes `Topology::IPv4Address`.
-public struct Topology: Hashable, Sendable, Codable {
+/// (Named `TopologySnapshot`, not `Topology`, so that `Topology.X` always
+/// names a type of the module.)
+public struct TopologySnapshot: Hashable, Sendable, Codable {
   public var hosts: [ID: Host]
   public var tunnelZones: [ID: TunnelZone]
   public var bridges: [ID: Bridge]

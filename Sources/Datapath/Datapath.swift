@@ -1,0 +1,2 @@
+/// Placeholder: the datapath lands here (issue 5).
+public enum DatapathModule {}

@@ -1,0 +1,2 @@
+/// Placeholder: the simulator lands here (issue 4).
+public enum SimulationModule {}
