@@ -27,6 +27,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     .package(
       url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
   ],
@@ -40,7 +41,10 @@ let package = Package(
     // Layers.
     .target(name: "ZooKeeper", dependencies: ["CZooKeeper", log], swiftSettings: strict),
     .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: strict),
-    .target(name: "Topology", swiftSettings: strict),
+    .target(
+      name: "Topology",
+      dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      swiftSettings: strict),
     .target(name: "Packets", swiftSettings: strict),
     .target(name: "Simulation", dependencies: ["Topology", "Packets"], swiftSettings: strict),
     .target(name: "Datapath", dependencies: ["Packets", log], swiftSettings: strict),
@@ -78,7 +82,10 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(name: "LZ4Tests", dependencies: ["LZ4"], swiftSettings: strict),
     .testTarget(name: "PacketsTests", dependencies: ["Packets"], swiftSettings: strict),
-    .testTarget(name: "TopologyTests", dependencies: ["Topology"], swiftSettings: strict),
+    .testTarget(
+      name: "TopologyTests",
+      dependencies: ["Topology", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      swiftSettings: strict),
     .testTarget(
       name: "SimulationTests", dependencies: ["Simulation", "Topology", "Packets"],
       swiftSettings: strict),
