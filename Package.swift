@@ -21,6 +21,7 @@ let package = Package(
     .library(name: "LZ4", targets: ["LZ4"]),
     .library(name: "Packets", targets: ["Packets"]),
     .library(name: "Topology", targets: ["Topology"]),
+    .library(name: "NSDB", targets: ["NSDB"]),
     .library(name: "Simulation", targets: ["Simulation"]),
     .library(name: "Datapath", targets: ["Datapath"]),
   ],
@@ -46,6 +47,8 @@ let package = Package(
       dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
       swiftSettings: strict),
     .target(name: "Packets", swiftSettings: strict),
+    .target(
+      name: "NSDB", dependencies: ["ZooKeeper", "LZ4", "Topology", log], swiftSettings: strict),
     .target(name: "Simulation", dependencies: ["Topology", "Packets"], swiftSettings: strict),
     .target(name: "Datapath", dependencies: ["Packets", log], swiftSettings: strict),
 
@@ -79,6 +82,9 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(
       name: "ZooKeeperTests", dependencies: ["ZooKeeper", "MidgeTestSupport", log],
+      swiftSettings: strict),
+    .testTarget(
+      name: "NSDBTests", dependencies: ["NSDB", "ZooKeeper", "Topology", "MidgeTestSupport", log],
       swiftSettings: strict),
     .testTarget(name: "LZ4Tests", dependencies: ["LZ4"], swiftSettings: strict),
     .testTarget(name: "PacketsTests", dependencies: ["Packets"], swiftSettings: strict),

@@ -1,0 +1,57 @@
+import ZooKeeper
+
+/// The errors of the NSDB store: each names the object and what to fix.
+public struct NSDBError: Error, CustomStringConvertible, Sendable {
+  public enum Code: Sendable, Hashable {
+    case notFound
+    case alreadyExists
+    /// Another writer changed what this transaction read; retries ran out.
+    case conflict
+    /// A reference names an object that does not exist.
+    case danglingReference
+    /// A scalar back-reference already points at another object (a port
+    /// cannot be stolen from another device).
+    case referenceConflict
+    /// A delete refused by an ERROR binding.
+    case stillReferenced
+    /// The bytes of a stored object could not be decoded.
+    case corrupt
+    /// The write may or may not have been applied (connection lost).
+    case outcomeUnknown
+    /// Any other ZooKeeper failure.
+    case zookeeper
+  }
+
+  public var code: Code
+  public var message: String
+  public var cause: (any Error)?
+
+  public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+    self.code = code
+    self.message = message
+    self.cause = cause
+  }
+
+  public var description: String {
+    var text = "NSDB: \(message)"
+    if let cause { text += ": \(cause)" }
+    return text
+  }
+
+  /// Maps a ZooKeeper error met while doing `what`.
+  static func zookeeper(_ error: any Error, _ what: String) -> NSDBError {
+    guard let error = error as? ZooKeeperError else {
+      if let error = error as? NSDBError { return error }
+      return NSDBError(.zookeeper, what, cause: error)
+    }
+    switch error.code {
+    case .outcomeUnknown:
+      return NSDBError(
+        .outcomeUnknown, "\(what): outcome unknown, re-read before retrying", cause: error)
+    case .badVersion, .nodeExists, .noNode:
+      return NSDBError(.conflict, "\(what): a concurrent writer changed the objects", cause: error)
+    default:
+      return NSDBError(.zookeeper, what, cause: error)
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import Synchronization
+import Topology
+import ZooKeeper
+
+extension NSDBStore {
+  /// One object: its current value first, then every change, then `.deleted`
+  /// (and the stream ends). Throws `.notFound` if it does not exist and
+  /// `.corrupt` if its bytes cannot be decoded. Observers of the same object
+  /// share one ZooKeeper watch; it survives reconnects and session expiry.
+  public func observe<T: WireCodable>(_ type: T.Type, _ id: ID)
+    -> AsyncThrowingStream<ObjectUpdate<T>, any Error>
+  {
+    let path = paths.object(T.modelType, id)
+    let (stream, continuation) = AsyncThrowingStream<ObjectUpdate<T>, any Error>.makeStream()
+    for _ in 0..<4 {
+      let hub = observers.hub(T.self, path: path, id: id, store: self)
+      if let token = hub.subscribe(continuation) {
+        let registry = observers
+        continuation.onTermination = { _ in hub.unsubscribe(token, registry: registry) }
+        return stream
+      }
+      observers.remove(path, hub)
+    }
+    continuation.finish(throwing: NSDBError(.zookeeper, "cannot observe \(path)"))
+    return stream
+  }
+
+  /// Every object of a type: each one's value as it is now and after every
+  /// change, deletions, undecodable objects as `.failed` (skipped, nothing
+  /// else stops), and `.ready` once the objects that existed at the start
+  /// have all been delivered.
+  public func observeAll<T: WireCodable>(_ type: T.Type) -> AsyncThrowingStream<
+    ModelEvent<T>, any Error
+  > {
+    let (stream, continuation) = AsyncThrowingStream<ModelEvent<T>, any Error>.makeStream()
+    let directory = paths.models(T.modelType)
+    let task = Task {
+      let tracker = ReadyTracker()
+      let delivered: @Sendable (ID) -> Void = { id in
+        if tracker.delivered(id) { continuation.yield(.ready) }
+      }
+      var followed: [ID: Task<Void, Never>] = [:]
+      defer { for task in followed.values { task.cancel() } }
+      do {
+        for try await listing in client.watchChildren(directory) {
+          let ids = Set((listing.children ?? []).compactMap(ID.init))
+          if tracker.start(ids) && ids.isEmpty { continuation.yield(.ready) }
+          for (id, task) in followed where task.isCancelled { followed.removeValue(forKey: id) }
+          for id in ids where followed[id] == nil {
+            followed[id] = Task {
+              do {
+                for try await update in self.observe(T.self, id) {
+                  switch update {
+                  case .value(let value): continuation.yield(.updated(value))
+                  case .deleted: continuation.yield(.deleted(id))
+                  }
+                  delivered(id)
+                }
+              } catch let error as NSDBError where error.code == .notFound {
+                delivered(id)
+              } catch let error as NSDBError {
+                continuation.yield(.failed(id, error))
+                delivered(id)
+              } catch {
+                delivered(id)
+              }
+            }
+          }
+          // Forget finished followers so a re-created object is followed again.
+          for id in Array(followed.keys) where !ids.contains(id) {
+            followed.removeValue(forKey: id)
+          }
+        }
+        continuation.finish()
+      } catch {
+        continuation.finish(throwing: NSDBError.zookeeper(error, "observing \(directory)"))
+      }
+    }
+    continuation.onTermination = { _ in task.cancel() }
+    return stream
+  }
+}
+
+/// Tracks which of the objects present at the start have been delivered.
+final class ReadyTracker: Sendable {
+  private let pending = Mutex<Set<ID>?>(nil)
+
+  /// Records the first listing; true only the first time.
+  func start(_ ids: Set<ID>) -> Bool {
+    pending.withLock { pending in
+      guard pending == nil else { return false }
+      pending = ids
+      return true
+    }
+  }
+
+  /// True exactly once: when the last initial object was delivered.
+  func delivered(_ id: ID) -> Bool {
+    pending.withLock { pending in
+      guard var ids = pending, ids.remove(id) != nil else { return false }
+      pending = ids
+      return ids.isEmpty
+    }
+  }
+}

@@ -1,0 +1,159 @@
+import Logging
+import Topology
+import ZooKeeper
+
+/// The typed object store of the virtual topology on ZooKeeper.
+///
+/// Objects live at `<root>/v1/models/<Type>/<id>` (``NSDBPaths``), encoded by
+/// ``ModelCodec``. Every write goes through a ``Transaction`` so that both
+/// sides of every binding change in the same ZooKeeper `multi`: no reader
+/// ever sees a port on a bridge that does not list it.
+public final class NSDBStore: Sendable {
+  public let client: ZooKeeperClient
+  public let paths: NSDBPaths
+  let logger: Logger
+  /// How many times a transaction body runs before a conflict is reported.
+  public let maxAttempts: Int
+  let observers: ObserverRegistry
+  let bindings: [Binding]
+
+  public convenience init(
+    client: ZooKeeperClient, root: String = "/midge", maxAttempts: Int = 8,
+    logger: Logger = Logger(label: "midge.nsdb")
+  ) {
+    self.init(
+      client: client, root: root, maxAttempts: maxAttempts, logger: logger,
+      bindings: Binding.standard)
+  }
+
+  init(
+    client: ZooKeeperClient, root: String, maxAttempts: Int, logger: Logger,
+    bindings: [Binding]
+  ) {
+    self.bindings = bindings
+    self.client = client
+    self.paths = NSDBPaths(root: root)
+    self.maxAttempts = maxAttempts
+    self.logger = logger
+    self.observers = ObserverRegistry()
+  }
+
+  /// Creates the directory nodes of the layout (idempotent).
+  public func setUp() async throws {
+    do {
+      for type in ModelType.allCases {
+        try await client.createPath(paths.models(type))
+      }
+      try await client.createPath(paths.state)
+      try await client.createPath(paths.election)
+    } catch {
+      throw NSDBError.zookeeper(error, "creating the NSDB layout under \(paths.root)")
+    }
+  }
+
+  /// Runs `body` in a transaction and commits it atomically, re-running it on
+  /// fresh reads when a concurrent writer got there first (at most
+  /// `maxAttempts` times; then `.conflict`). Returns what `body` returns.
+  @discardableResult
+  public func transaction<R: Sendable>(
+    _ body: (inout Transaction) async throws -> R
+  ) async throws -> R {
+    var lastError: (any Error)?
+    for attempt in 1...maxAttempts {
+      var transaction = Transaction(store: self)
+      let result = try await body(&transaction)
+      guard let operations = try transaction.operations() else { return result }
+      do {
+        _ = try await client.multi(operations)
+        return result
+      } catch let error as ZooKeeperError
+        where [.badVersion, .nodeExists, .noNode].contains(error.code)
+      {
+        lastError = error
+        logger.debug(
+          "nsdb transaction conflict, retrying",
+          metadata: ["nsdb.attempt": "\(attempt)", "nsdb.error": "\(error)"])
+        try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+      } catch {
+        throw NSDBError.zookeeper(error, "committing a transaction")
+      }
+    }
+    throw NSDBError(
+      .conflict, "transaction gave up after \(maxAttempts) conflicting attempts", cause: lastError)
+  }
+
+  // MARK: Single-object conveniences
+
+  public func create<T: WireCodable>(_ object: T) async throws {
+    try await transaction { try await $0.create(object) }
+  }
+
+  public func update<T: WireCodable>(_ object: T) async throws {
+    try await transaction { try await $0.update(object) }
+  }
+
+  public func delete<T: WireCodable>(_ type: T.Type, _ id: ID) async throws {
+    try await transaction { try await $0.delete(type, id) }
+  }
+
+  /// Reads one object; `.notFound` if absent, `.corrupt` if undecodable.
+  public func get<T: WireCodable>(_ type: T.Type, _ id: ID) async throws -> T {
+    let path = paths.object(T.modelType, id)
+    let node: NodeData
+    do {
+      node = try await client.get(path)
+    } catch let error as ZooKeeperError where error.code == .noNode {
+      throw NSDBError(.notFound, "\(T.modelType.rawValue) \(id) does not exist")
+    } catch {
+      throw NSDBError.zookeeper(error, "reading \(T.modelType.rawValue) \(id)")
+    }
+    return try ModelCodec.decode(T.self, node.data, id: id)
+  }
+
+  public func exists<T: WireCodable>(_ type: T.Type, _ id: ID) async throws -> Bool {
+    do {
+      return try await client.exists(paths.object(T.modelType, id)) != nil
+    } catch {
+      throw NSDBError.zookeeper(error, "checking \(T.modelType.rawValue) \(id)")
+    }
+  }
+
+  /// The ids of every stored object of a type.
+  public func ids<T: WireCodable>(_ type: T.Type) async throws -> [ID] {
+    do {
+      return try await client.children(paths.models(T.modelType)).children.compactMap(ID.init)
+    } catch let error as ZooKeeperError where error.code == .noNode {
+      return []
+    } catch {
+      throw NSDBError.zookeeper(error, "listing \(T.modelType.rawValue)")
+    }
+  }
+
+  /// Every stored object of a type, read concurrently. Objects that cannot be
+  /// decoded are skipped and logged; objects deleted meanwhile are skipped.
+  public func getAll<T: WireCodable>(_ type: T.Type) async throws -> [T] {
+    let ids = try await ids(type)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+      for id in ids {
+        group.addTask {
+          do {
+            return try await self.get(T.self, id)
+          } catch let error as NSDBError where error.code == .notFound {
+            return nil
+          } catch let error as NSDBError where error.code == .corrupt {
+            self.logger.info(
+              "skipping a corrupt object",
+              metadata: ["nsdb.object": "\(id)", "nsdb.error": "\(error)"])
+            return nil
+          }
+        }
+      }
+      var objects: [T] = []
+      objects.reserveCapacity(ids.count)
+      for try await object in group {
+        if let object { objects.append(object) }
+      }
+      return objects.sorted { $0.id < $1.id }
+    }
+  }
+}

@@ -1,0 +1,199 @@
+import Topology
+import ZooKeeper
+
+/// A group of reads and writes committed atomically as one ZooKeeper `multi`.
+///
+/// Every object the transaction reads or writes is cached with the version it
+/// was read at. At commit, each written object becomes a create, a set or a
+/// delete guarded by that version, and each object only read becomes a
+/// `check` of its version: if any of them changed since it was read, the
+/// whole multi fails and nothing is applied; ``NSDBStore/transaction(_:)``
+/// then runs the body again on fresh reads, a bounded number of times.
+///
+/// Bindings are applied as the writes are made: creating a port on a bridge
+/// adds it to the bridge's `portIds` in the same transaction, deleting a
+/// bridge deletes its ports (CASCADE), and so on (see ``Binding``). Objects a
+/// binding references must exist (in the NSDB or earlier in the transaction).
+public struct Transaction: Sendable {
+  struct Key: Hashable, Comparable, Sendable {
+    let type: ModelType
+    let id: ID
+    static func < (a: Key, b: Key) -> Bool {
+      (a.type.rawValue, a.id) < (b.type.rawValue, b.id)
+    }
+  }
+
+  struct Slot: @unchecked Sendable {
+    /// As read from ZooKeeper (nil: absent).
+    var original: (any WireCodable)?
+    var originalBytes: [UInt8]?
+    /// ZooKeeper's version of the node when read (-1 when absent).
+    var version: Int32
+    /// As the transaction wants it (nil: absent / deleted).
+    var current: (any WireCodable)?
+  }
+
+  let store: NSDBStore
+  var slots: [Key: Slot] = [:]
+
+  init(store: NSDBStore) { self.store = store }
+
+  // MARK: Reads
+
+  mutating func slot(_ type: ModelType, _ id: ID) async throws -> Slot {
+    let key = Key(type: type, id: id)
+    if let slot = slots[key] { return slot }
+    let path = store.paths.object(type, id)
+    let slot: Slot
+    do {
+      let node = try await store.client.get(path)
+      let object = try ModelCodec.decodeAny(type, node.data, id: id)
+      slot = Slot(
+        original: object, originalBytes: node.data, version: node.stat.version, current: object)
+    } catch let error as ZooKeeperError where error.code == .noNode {
+      slot = Slot(original: nil, originalBytes: nil, version: -1, current: nil)
+    } catch let error as NSDBError {
+      throw error
+    } catch {
+      throw NSDBError.zookeeper(error, "reading \(type.rawValue) \(id)")
+    }
+    slots[key] = slot
+    return slot
+  }
+
+  /// The object as this transaction sees it, or nil if absent.
+  public mutating func get<T: WireCodable>(_ type: T.Type, _ id: ID) async throws -> T? {
+    try await slot(T.modelType, id).current as? T
+  }
+
+  /// The object, or a `.notFound` error naming it.
+  public mutating func require<T: WireCodable>(_ type: T.Type, _ id: ID) async throws -> T {
+    guard let object = try await get(type, id) else {
+      throw NSDBError(.notFound, "\(T.modelType.rawValue) \(id) does not exist")
+    }
+    return object
+  }
+
+  // MARK: Writes
+
+  /// Creates `object` and binds every object it references.
+  public mutating func create<T: WireCodable>(_ object: T) async throws {
+    let key = Key(type: T.modelType, id: object.id)
+    guard try await slot(key.type, key.id).current == nil else {
+      throw NSDBError(.alreadyExists, "\(key.type.rawValue) \(object.id) already exists")
+    }
+    slots[key]?.current = object
+    try await bind(object, old: nil)
+  }
+
+  /// Replaces `object`; references it gained are bound, those it lost released.
+  public mutating func update<T: WireCodable>(_ object: T) async throws {
+    let key = Key(type: T.modelType, id: object.id)
+    guard let old = try await slot(key.type, key.id).current else {
+      throw NSDBError(.notFound, "\(key.type.rawValue) \(object.id) does not exist")
+    }
+    slots[key]?.current = object
+    try await bind(object, old: old)
+  }
+
+  /// Creates or replaces `object`.
+  public mutating func upsert<T: WireCodable>(_ object: T) async throws {
+    if try await slot(T.modelType, object.id).current == nil {
+      try await create(object)
+    } else {
+      try await update(object)
+    }
+  }
+
+  /// Deletes the object, applying each binding's delete policy.
+  public mutating func delete<T: WireCodable>(_ type: T.Type, _ id: ID) async throws {
+    try await delete(T.modelType, id, reason: nil)
+  }
+
+  mutating func delete(_ type: ModelType, _ id: ID, reason: String?) async throws {
+    let key = Key(type: type, id: id)
+    guard let object = try await slot(type, id).current else {
+      if reason != nil { return }  // already gone in a cascade
+      throw NSDBError(.notFound, "\(type.rawValue) \(id) does not exist")
+    }
+    slots[key]?.current = nil
+    for (field, other, policy) in store.bindings.sides(of: type) {
+      for target in field.get(object) {
+        guard try await slot(other.type, target).current != nil else { continue }
+        switch policy {
+        case .cascade:
+          try await delete(other.type, target, reason: "\(field.name) of \(type.rawValue) \(id)")
+        case .clear:
+          try await edit(other.type, target) { other.remove($0, id) }
+        case .error:
+          throw NSDBError(
+            .stillReferenced,
+            "cannot delete \(type.rawValue) \(id): \(other.type.rawValue) \(target) still references it through \(field.name)"
+          )
+        }
+      }
+    }
+  }
+
+  /// Binds what `object` references now and releases what `old` referenced.
+  mutating func bind(_ object: any WireCodable, old: (any WireCodable)?) async throws {
+    let type = Swift.type(of: object).modelType
+    for (field, other, _) in store.bindings.sides(of: type) {
+      let now = field.get(object)
+      let before = old.map(field.get) ?? []
+      for target in before where !now.contains(target) {
+        guard try await slot(other.type, target).current != nil else { continue }
+        try await edit(other.type, target) { other.remove($0, object.id) }
+      }
+      for target in now where !before.contains(target) {
+        guard let existing = try await slot(other.type, target).current else {
+          throw NSDBError(
+            .danglingReference,
+            "\(field.name) of \(type.rawValue) \(object.id) references \(other.type.rawValue) \(target), which does not exist"
+          )
+        }
+        if other.type == type && target == object.id { continue }
+        slots[Key(type: other.type, id: target)]?.current = try other.add(existing, object.id)
+      }
+    }
+  }
+
+  mutating func edit(
+    _ type: ModelType, _ id: ID, _ change: (any WireCodable) -> any WireCodable
+  ) async throws {
+    let key = Key(type: type, id: id)
+    guard let current = try await slot(type, id).current else { return }
+    slots[key]?.current = change(current)
+  }
+
+  // MARK: Commit
+
+  /// The multi that applies this transaction, or nil when it changes nothing.
+  func operations() throws -> [Operation]? {
+    var operations: [Operation] = []
+    var writes = 0
+    for key in slots.keys.sorted() {
+      guard let slot = slots[key] else { continue }
+      let path = store.paths.object(key.type, key.id)
+      switch (slot.original, slot.current) {
+      case (nil, let current?):
+        operations.append(.create(path, data: try ModelCodec.encode(current)))
+        writes += 1
+      case (.some, nil):
+        operations.append(.delete(path, version: slot.version))
+        writes += 1
+      case (.some, let current?):
+        let bytes = try ModelCodec.encode(current)
+        if bytes == slot.originalBytes {
+          operations.append(.check(path, version: slot.version))
+        } else {
+          operations.append(.set(path, data: bytes, version: slot.version))
+          writes += 1
+        }
+      case (nil, nil):
+        continue
+      }
+    }
+    return writes == 0 ? nil : operations
+  }
+}
