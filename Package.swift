@@ -56,7 +56,7 @@ let package = Package(
     .executableTarget(
       name: "midgectl",
       dependencies: [
-        "ZooKeeper", "LZ4", log,
+        "ZooKeeper", "LZ4", "NSDB", "Topology", log,
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict

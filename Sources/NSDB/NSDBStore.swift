@@ -60,7 +60,7 @@ public final class NSDBStore: Sendable {
   ) async throws -> R {
     var lastError: (any Error)?
     for attempt in 1...maxAttempts {
-      var transaction = Transaction(store: self)
+      var transaction = Transaction(store: self, optimisticCreates: attempt == 1)
       let result = try await body(&transaction)
       guard let operations = try transaction.operations() else { return result }
       do {

@@ -35,8 +35,14 @@ public struct Transaction: Sendable {
 
   let store: NSDBStore
   var slots: [Key: Slot] = [:]
+  /// On a first attempt `create` does not read: the multi's create fails if
+  /// the node exists, and the retry (which reads) reports `.alreadyExists`.
+  let optimisticCreates: Bool
 
-  init(store: NSDBStore) { self.store = store }
+  init(store: NSDBStore, optimisticCreates: Bool = false) {
+    self.store = store
+    self.optimisticCreates = optimisticCreates
+  }
 
   // MARK: Reads
 
@@ -79,6 +85,9 @@ public struct Transaction: Sendable {
   /// Creates `object` and binds every object it references.
   public mutating func create<T: WireCodable>(_ object: T) async throws {
     let key = Key(type: T.modelType, id: object.id)
+    if optimisticCreates && slots[key] == nil {
+      slots[key] = Slot(original: nil, originalBytes: nil, version: -1, current: nil)
+    }
     guard try await slot(key.type, key.id).current == nil else {
       throw NSDBError(.alreadyExists, "\(key.type.rawValue) \(object.id) already exists")
     }
