@@ -29,6 +29,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     .package(
       url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
   ],
@@ -49,14 +50,18 @@ let package = Package(
     .target(name: "Packets", swiftSettings: strict),
     .target(
       name: "NSDB", dependencies: ["ZooKeeper", "LZ4", "Topology", log], swiftSettings: strict),
+    .target(
+      name: "TopologyFile", dependencies: ["Topology", .product(name: "Yams", package: "Yams")],
+      swiftSettings: strict),
     .target(name: "Simulation", dependencies: ["Topology", "Packets"], swiftSettings: strict),
-    .target(name: "Datapath", dependencies: ["Packets", log], swiftSettings: strict),
+    .target(name: "CDatapath", path: "Sources/CDatapath"),
+    .target(name: "Datapath", dependencies: ["Packets", "CDatapath", log], swiftSettings: strict),
 
     // Executables.
     .executableTarget(
       name: "midgectl",
       dependencies: [
-        "ZooKeeper", "LZ4", "NSDB", "Topology", log,
+        "ZooKeeper", "LZ4", "NSDB", "Topology", "TopologyFile", log,
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
@@ -85,6 +90,10 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(
       name: "NSDBTests", dependencies: ["NSDB", "ZooKeeper", "Topology", "MidgeTestSupport", log],
+      swiftSettings: strict),
+    .testTarget(
+      name: "TopologyFileTests",
+      dependencies: ["TopologyFile", "Topology", "NSDB", "MidgeTestSupport"],
       swiftSettings: strict),
     .testTarget(name: "LZ4Tests", dependencies: ["LZ4"], swiftSettings: strict),
     .testTarget(name: "PacketsTests", dependencies: ["Packets"], swiftSettings: strict),

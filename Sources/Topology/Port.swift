@@ -51,14 +51,18 @@ public struct Port: ModelObject {
   /// Router ports: the MAC the router answers ARP with on this port.
   public var portMAC: MACAddress?
 
+  /// A human name (from the topology file); not required to be unique.
+  public var name: String
+
   public init(
     id: ID, device: DeviceRef, adminStateUp: Bool = true, tunnelKey: UInt32 = 0,
     inboundFilterId: ID? = nil, outboundFilterId: ID? = nil, portGroupIds: [ID] = [],
     routeIds: [ID] = [], vlanId: UInt16? = nil, hostId: ID? = nil, interfaceName: String? = nil,
     peerId: ID? = nil, portAddress: IPv4Address? = nil, portSubnet: IPv4Prefix? = nil,
-    portMAC: MACAddress? = nil
+    portMAC: MACAddress? = nil, name: String = ""
   ) {
     self.id = id
+    self.name = name
     self.device = device
     self.adminStateUp = adminStateUp
     self.tunnelKey = tunnelKey

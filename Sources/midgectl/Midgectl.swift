@@ -5,6 +5,8 @@ struct Midgectl: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "midgectl",
     abstract: "Operate a Midge cluster: topology bootstrap, inspection and ZooKeeper checks.",
-    subcommands: [Smoke.self, Bench.self]
+    subcommands: [
+      Apply.self, Diff.self, Get.self, Delete.self, Export.self, Smoke.self, Bench.self,
+    ]
   )
 }

@@ -40,7 +40,7 @@ struct WireCodecTests {
         inboundFilterId: Self.chainID, portGroupIds: [ID(name: "pg")], routeIds: [ID(name: "rt")],
         vlanId: 12, hostId: host, interfaceName: "veth0", portAddress: IPv4Address(10, 0, 0, 1),
         portSubnet: IPv4Prefix(IPv4Address(10, 0, 0, 0), length: 24),
-        portMAC: MACAddress(0x02_00_00_00_00_01)))
+        portMAC: MACAddress(0x02_00_00_00_00_01), name: "router-port"))
     try roundTrip(Port(id: ID(name: "p2"), device: .bridge(Self.bridgeID), peerId: ID(name: "rp")))
     for hop in Route.NextHop.allCases {
       try roundTrip(

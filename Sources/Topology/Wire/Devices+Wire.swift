@@ -120,6 +120,7 @@ extension Port: WireCodable {
     if let portAddress { m.portAddress = portAddress.value }
     if let portSubnet { m.portSubnet = Wire.prefix(portSubnet) }
     if let portMAC { m.portMac = portMAC.value }
+    m.name = name
     return try Wire.encode(m)
   }
 
@@ -148,5 +149,6 @@ extension Port: WireCodable {
     portAddress = m.hasPortAddress ? IPv4Address(m.portAddress) : nil
     portSubnet = m.hasPortSubnet ? try Wire.prefix(m.portSubnet, "Port.portSubnet") : nil
     portMAC = m.hasPortMac ? MACAddress(m.portMac) : nil
+    name = m.name
   }
 }

@@ -390,6 +390,11 @@ public nonisolated struct Midge_Topology_V1_Port: @unchecked Sendable {
   /// Clears the value of `portMac`. Subsequent reads from it will return its default value.
   public mutating func clearPortMac() {_uniqueStorage()._portMac = nil}
 
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Device: Equatable, Sendable {
@@ -1454,7 +1459,7 @@ nonisolated extension Midge_Topology_V1_Router: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Midge_Topology_V1_Port: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Port"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}bridge_id\0\u{3}router_id\0\u{3}admin_state_up\0\u{3}tunnel_key\0\u{3}inbound_filter_id\0\u{3}outbound_filter_id\0\u{3}port_group_ids\0\u{3}route_ids\0\u{3}vlan_id\0\u{3}host_id\0\u{3}interface_name\0\u{3}peer_id\0\u{3}port_address\0\u{3}port_subnet\0\u{3}port_mac\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}bridge_id\0\u{3}router_id\0\u{3}admin_state_up\0\u{3}tunnel_key\0\u{3}inbound_filter_id\0\u{3}outbound_filter_id\0\u{3}port_group_ids\0\u{3}route_ids\0\u{3}vlan_id\0\u{3}host_id\0\u{3}interface_name\0\u{3}peer_id\0\u{3}port_address\0\u{3}port_subnet\0\u{3}port_mac\0\u{1}name\0")
 
   fileprivate class _StorageClass {
     var _id: Midge_Topology_V1_UUID? = nil
@@ -1472,6 +1477,7 @@ nonisolated extension Midge_Topology_V1_Port: SwiftProtobuf.Message, SwiftProtob
     var _portAddress: UInt32? = nil
     var _portSubnet: Midge_Topology_V1_IPv4Prefix? = nil
     var _portMac: UInt64? = nil
+    var _name: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1497,6 +1503,7 @@ nonisolated extension Midge_Topology_V1_Port: SwiftProtobuf.Message, SwiftProtob
       _portAddress = source._portAddress
       _portSubnet = source._portSubnet
       _portMac = source._portMac
+      _name = source._name
     }
   }
 
@@ -1555,6 +1562,7 @@ nonisolated extension Midge_Topology_V1_Port: SwiftProtobuf.Message, SwiftProtob
         case 14: try { try decoder.decodeSingularFixed32Field(value: &_storage._portAddress) }()
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._portSubnet) }()
         case 16: try { try decoder.decodeSingularUInt64Field(value: &_storage._portMac) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
         default: break
         }
       }
@@ -1620,6 +1628,9 @@ nonisolated extension Midge_Topology_V1_Port: SwiftProtobuf.Message, SwiftProtob
       try { if let v = _storage._portMac {
         try visitor.visitSingularUInt64Field(value: v, fieldNumber: 16)
       } }()
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1644,6 +1655,7 @@ nonisolated extension Midge_Topology_V1_Port: SwiftProtobuf.Message, SwiftProtob
         if _storage._portAddress != rhs_storage._portAddress {return false}
         if _storage._portSubnet != rhs_storage._portSubnet {return false}
         if _storage._portMac != rhs_storage._portMac {return false}
+        if _storage._name != rhs_storage._name {return false}
         return true
       }
       if !storagesAreEqual {return false}

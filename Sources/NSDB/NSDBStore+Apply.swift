@@ -1,0 +1,236 @@
+import Topology
+
+/// What applying a desired topology changes, object by object.
+public struct ApplyPlan: Sendable, CustomStringConvertible {
+  public struct Change: Sendable, Hashable, Comparable {
+    public var type: ModelType
+    public var id: ID
+    public var name: String
+
+    public static func < (a: Change, b: Change) -> Bool {
+      (ApplyPlan.order(a.type), a.name, a.id) < (ApplyPlan.order(b.type), b.name, b.id)
+    }
+  }
+
+  public var creates: [Change] = []
+  public var updates: [Change] = []
+  public var deletes: [Change] = []
+
+  public var isEmpty: Bool { creates.isEmpty && updates.isEmpty && deletes.isEmpty }
+
+  public var description: String {
+    if isEmpty { return "no changes" }
+    var lines: [String] = []
+    for change in creates { lines.append("+ \(change.type.rawValue) \(change.name)") }
+    for change in updates { lines.append("~ \(change.type.rawValue) \(change.name)") }
+    for change in deletes { lines.append("- \(change.type.rawValue) \(change.name)") }
+    lines.append(
+      "\(creates.count) to create, \(updates.count) to update, \(deletes.count) to delete")
+    return lines.joined(separator: "\n")
+  }
+
+  /// Creation order: what a binding needs must exist first.
+  static let creationOrder: [ModelType] = [
+    .tunnelZone, .host, .chain, .rule, .ipAddrGroup, .portGroup, .bridge, .router, .port, .route,
+    .dhcp,
+  ]
+
+  static func order(_ type: ModelType) -> Int { creationOrder.firstIndex(of: type) ?? 99 }
+}
+
+extension NSDBStore {
+  /// Compares `desired` with the NSDB (without writing).
+  public func plan(_ desired: TopologySnapshot, prune: Bool) async throws -> ApplyPlan {
+    try await transaction { tx in
+      try await tx.reconcile(desired, prune: prune, write: false)
+    }
+  }
+
+  /// Makes the NSDB hold `desired`, in one atomic transaction: objects it
+  /// lacks are created, objects that differ updated and, with `prune`,
+  /// objects `desired` does not name deleted. Objects not in `desired` are
+  /// otherwise left alone, and their references into it are kept.
+  /// Re-applying the same topology changes nothing.
+  @discardableResult
+  public func apply(_ desired: TopologySnapshot, prune: Bool) async throws -> ApplyPlan {
+    try await transaction { tx in
+      try await tx.reconcile(desired, prune: prune, write: true)
+    }
+  }
+}
+
+extension Transaction {
+  /// Reads every stored object, computes the plan and (with `write`) stages it.
+  mutating func reconcile(_ desired: TopologySnapshot, prune: Bool, write: Bool) async throws
+    -> ApplyPlan
+  {
+    var existing: [ModelType: [ID: any WireCodable]] = [:]
+    for type in ApplyPlan.creationOrder {
+      let ids = try await store.untypedIDs(type)
+      try await prefetch(type, ids)
+      for id in ids {
+        if let object = try await slot(type, id).current {
+          existing[type, default: [:]][id] = object
+        }
+      }
+    }
+    var wanted: [ModelType: [ID: any WireCodable]] = [:]
+    for type in ApplyPlan.creationOrder { wanted[type] = desired.objects(of: type) }
+
+    var plan = ApplyPlan()
+    for type in ApplyPlan.creationOrder {
+      for (id, object) in wanted[type] ?? [:] {
+        let change = ApplyPlan.Change(type: type, id: id, name: Self.name(of: object))
+        guard let current = existing[type]?[id] else {
+          plan.creates.append(change)
+          continue
+        }
+        var merged = object
+        if !prune {
+          merged = keepForeignReferences(
+            merged, current: current, existing: existing, wanted: wanted)
+        }
+        wanted[type]?[id] = merged
+        if try ModelCodec.encode(merged) != ModelCodec.encode(current) {
+          plan.updates.append(change)
+        }
+      }
+      if prune {
+        for (id, object) in existing[type] ?? [:] where wanted[type]?[id] == nil {
+          plan.deletes.append(ApplyPlan.Change(type: type, id: id, name: Self.name(of: object)))
+        }
+      }
+    }
+    plan.creates.sort()
+    plan.updates.sort()
+    plan.deletes.sort()
+    guard write, !plan.isEmpty else { return plan }
+
+    // Deletes first (most dependent first), so names and keys can be reused.
+    for change in plan.deletes.reversed() {
+      try await delete(change.type, change.id, reason: "prune")
+    }
+    // Creates with their back-reference lists empty: the bindings fill them.
+    for change in plan.creates {
+      guard let object = wanted[change.type]?[change.id] else { continue }
+      let stripped = store.bindings.strippingBackReferences(object)
+      try await createUntyped(stripped)
+    }
+    // Then every wanted object takes its exact desired form (order of lists, members).
+    for type in ApplyPlan.creationOrder {
+      for (_, object) in (wanted[type] ?? [:]).sorted(by: { $0.key < $1.key }) {
+        try await updateUntyped(object)
+      }
+    }
+    return plan
+  }
+
+  /// In a merge (no prune), list references that point at objects outside
+  /// the desired topology stay (a port someone else put on a bridge).
+  func keepForeignReferences(
+    _ object: any WireCodable, current: any WireCodable,
+    existing: [ModelType: [ID: any WireCodable]], wanted: [ModelType: [ID: any WireCodable]]
+  ) -> any WireCodable {
+    var result = object
+    let type = Swift.type(of: object).modelType
+    for (field, other, _) in store.bindings.sides(of: type) {
+      let now = field.get(result)
+      for extra in field.get(current)
+      where !now.contains(extra) && wanted[other.type]?[extra] == nil {
+        if let referrer = existing[other.type]?[extra], other.get(referrer).contains(object.id) {
+          result = (try? field.add(result, extra)) ?? result
+        }
+      }
+    }
+    return result
+  }
+
+  mutating func createUntyped(_ object: any WireCodable) async throws {
+    try await create(object)
+  }
+
+  mutating func updateUntyped(_ object: any WireCodable) async throws {
+    try await update(object)
+  }
+
+  static func name(of object: any WireCodable) -> String {
+    switch object {
+    case let value as Host: return value.name
+    case let value as TunnelZone: return value.name
+    case let value as Bridge: return value.name
+    case let value as Router: return value.name
+    case let value as Port: return value.name
+    case let value as Chain: return value.name
+    case let value as PortGroup: return value.name
+    case let value as IPAddrGroup: return value.name
+    case let value as Route: return "\(value.dstPrefix) (router \(value.routerId))"
+    case let value as Rule: return "rule of chain \(value.chainId)"
+    case let value as Dhcp: return "\(value.subnet)"
+    default: return object.id.description
+    }
+  }
+}
+
+extension NSDBStore {
+  func untypedIDs(_ type: ModelType) async throws -> [ID] {
+    do {
+      return try await client.children(paths.models(type)).children.compactMap(ID.init)
+    } catch {
+      throw NSDBError.zookeeper(error, "listing \(type.rawValue)")
+    }
+  }
+}
+
+extension TopologySnapshot {
+  func objects(of type: ModelType) -> [ID: any WireCodable] {
+    switch type {
+    case .host: return hosts
+    case .tunnelZone: return tunnelZones
+    case .bridge: return bridges
+    case .router: return routers
+    case .port: return ports
+    case .route: return routes
+    case .chain: return chains
+    case .rule: return rules
+    case .portGroup: return portGroups
+    case .ipAddrGroup: return ipAddrGroups
+    case .dhcp: return dhcps
+    }
+  }
+}
+
+extension [Binding] {
+  /// The object with every reference that a binding fills from the other
+  /// side removed (lists emptied, optional peers cleared), for creation.
+  func strippingBackReferences(_ object: any WireCodable) -> any WireCodable {
+    switch object {
+    case var bridge as Bridge:
+      bridge.portIds = []
+      bridge.dhcpIds = []
+      return bridge
+    case var router as Router:
+      router.portIds = []
+      router.routeIds = []
+      return router
+    case var port as Port:
+      port.routeIds = []
+      port.peerId = nil
+      return port
+    case var host as Host:
+      host.portIds = []
+      return host
+    case var zone as TunnelZone:
+      zone.hostIds = []
+      zone.members = [:]
+      return zone
+    case var chain as Chain:
+      chain.ruleIds = []
+      return chain
+    case var group as PortGroup:
+      group.portIds = []
+      return group
+    default:
+      return object
+    }
+  }
+}

@@ -1,0 +1,50 @@
+import Topology
+import Yams
+
+/// The declarative topology file of `midgectl apply` (docs/topology-file.md).
+///
+/// Parsing is total: every problem is collected with its line and field,
+/// and a file with any problem yields no topology, so nothing is written.
+/// Object ids derive from names (``TopologyFile/id(_:_:)``), so the same file
+/// always describes the same objects and re-applying it changes nothing.
+public enum TopologyFile {
+  /// The stable id of the object of `type` called `name`.
+  public static func id(_ type: ModelType, _ name: String) -> ID {
+    ID(name: "\(type.rawValue)/\(name)")
+  }
+
+  /// The id of the interior bridge port a router port's `link` creates.
+  public static func linkPortName(_ routerPort: String) -> String { routerPort + "-link" }
+
+  /// The id of the route to a router port's own subnet.
+  public static func connectedRouteID(router: String, port: String) -> ID {
+    ID(name: "Route/\(router)/connected/\(port)")
+  }
+
+  /// Parses `text` into a topology. `tunnelKeys` are the keys ports already
+  /// have (kept on re-apply); new ports without a `tunnelKey` get the lowest free ones.
+  public static func parse(_ text: String, tunnelKeys: [ID: UInt32] = [:])
+    throws(TopologyFileErrors)
+    -> TopologySnapshot
+  {
+    let node: Node?
+    do {
+      node = try Yams.compose(yaml: text)
+    } catch {
+      throw TopologyFileErrors(errors: [
+        TopologyFileError(
+          line: nil, column: nil, field: "(file)", message: "not valid YAML: \(error)")
+      ])
+    }
+    let builder = SnapshotBuilder()
+    if let node {
+      builder.read(Field(node: node, path: ""))
+    }
+    builder.assignTunnelKeys(existing: tunnelKeys)
+    builder.finish()
+    guard builder.reader.errors.isEmpty else {
+      throw TopologyFileErrors(errors: builder.reader.errors)
+    }
+    return builder.snapshot
+  }
+}

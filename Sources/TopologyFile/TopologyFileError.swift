@@ -1,0 +1,31 @@
+/// One problem in a topology file, with where it is and what to fix.
+public struct TopologyFileError: Error, CustomStringConvertible, Sendable, Hashable {
+  /// 1-based line and column, when the problem has a place in the file.
+  public var line: Int?
+  public var column: Int?
+  /// The dotted path of the field, e.g. `bridges[1].ports[0].host`.
+  public var field: String
+  public var message: String
+
+  public init(line: Int?, column: Int?, field: String, message: String) {
+    self.line = line
+    self.column = column
+    self.field = field
+    self.message = message
+  }
+
+  public var description: String {
+    let place = line.map { "line \($0)\(column.map { ", column \($0)" } ?? ""): " } ?? ""
+    return "\(place)\(field): \(message)"
+  }
+}
+
+/// Every problem found in a file: nothing is written while there is one.
+public struct TopologyFileErrors: Error, CustomStringConvertible, Sendable {
+  public var errors: [TopologyFileError]
+
+  public var description: String {
+    "the topology file has \(errors.count) problem\(errors.count == 1 ? "" : "s"):\n"
+      + errors.map { "  \($0)" }.joined(separator: "\n")
+  }
+}

@@ -1,0 +1,171 @@
+import ArgumentParser
+import Foundation
+import NSDB
+import Topology
+import TopologyFile
+
+/// Reads and parses a topology file against the tunnel keys already stored.
+func loadTopology(_ path: String, store: NSDBStore) async throws -> TopologySnapshot {
+  guard let data = FileManager.default.contents(atPath: path) else {
+    throw CommandError("cannot read the topology file '\(path)'")
+  }
+  guard let text = String(data: data, encoding: .utf8) else {
+    throw CommandError("'\(path)' is not UTF-8 text")
+  }
+  var keys: [ID: UInt32] = [:]
+  for port in try await store.getAll(Port.self) { keys[port.id] = port.tunnelKey }
+  do {
+    return try TopologyFile.parse(text, tunnelKeys: keys)
+  } catch {
+    throw CommandError("\(path): \(error)")
+  }
+}
+
+struct Apply: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Make the NSDB hold the topology of a file, atomically and idempotently.")
+
+  @OptionGroup var cluster: ClusterOptions
+  @Option(name: .shortAndLong, help: "The topology file (YAML).") var file: String
+  @Flag(help: "Delete what the file no longer names.") var prune = false
+  @Flag(help: "Only show what would change.") var dryRun = false
+
+  func run() async throws {
+    try await cluster.withStore { store in
+      let desired = try await loadTopology(file, store: store)
+      let plan =
+        dryRun
+        ? try await store.plan(desired, prune: prune) : try await store.apply(desired, prune: prune)
+      print(plan)
+    }
+  }
+}
+
+struct Diff: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Show what `apply` would change, without writing.")
+
+  @OptionGroup var cluster: ClusterOptions
+  @Option(name: .shortAndLong, help: "The topology file (YAML).") var file: String
+  @Flag(help: "Include deletions of what the file no longer names.") var prune = false
+
+  func run() async throws {
+    try await cluster.withStore { store in
+      print(try await store.plan(try await loadTopology(file, store: store), prune: prune))
+    }
+  }
+}
+
+struct Export: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Write the whole topology as a file that `apply` recreates exactly.")
+
+  @OptionGroup var cluster: ClusterOptions
+
+  func run() async throws {
+    try await cluster.withStore { store in
+      print(TopologyFile.render(try await store.snapshot()), terminator: "")
+    }
+  }
+}
+
+/// A model type as the command line names it.
+struct TypeArgument: ExpressibleByArgument {
+  var type: ModelType
+
+  init?(argument: String) {
+    let key = argument.lowercased().replacingOccurrences(of: "-", with: "")
+    let names: [String: ModelType] = [
+      "host": .host, "tunnelzone": .tunnelZone, "bridge": .bridge, "router": .router,
+      "port": .port, "route": .route, "chain": .chain, "rule": .rule, "portgroup": .portGroup,
+      "ipaddrgroup": .ipAddrGroup, "dhcp": .dhcp,
+    ]
+    guard let type = names[key] ?? names[String(key.dropLast())] else { return nil }
+    self.type = type
+  }
+}
+
+struct Get: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "List objects of a type (bridges, routers, ports, chains, ...), or one by name.")
+
+  enum Format: String, ExpressibleByArgument { case table, yaml, json }
+
+  @OptionGroup var cluster: ClusterOptions
+  @Argument(
+    help:
+      "bridge, router, port, route, chain, rule, host, tunnel-zone, port-group, ip-addr-group, dhcp"
+  )
+  var type: TypeArgument
+  @Argument(help: "Only the object with this name.") var name: String?
+  @Option(name: .shortAndLong, help: "table, yaml or json.") var output: Format = .table
+
+  func run() async throws {
+    try await cluster.withStore { store in
+      var snapshot = try await store.snapshot()
+      if output == .yaml {
+        if let name { snapshot = snapshot.only(type.type, named: name) }
+        print(TopologyFile.render(snapshot), terminator: "")
+        return
+      }
+      var rows = snapshot.rows(type.type)
+      if let name { rows = rows.filter { $0.name == name } }
+      if let name, rows.isEmpty {
+        throw CommandError("no \(type.type.rawValue) is named '\(name)'")
+      }
+      switch output {
+      case .json:
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+      default:
+        printTable(rows)
+      }
+    }
+  }
+}
+
+struct Delete: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Delete one object by name (bindings cascade or clear as declared).")
+
+  @OptionGroup var cluster: ClusterOptions
+  @Argument(help: "bridge, router, port, chain, host, tunnel-zone, port-group, ip-addr-group")
+  var type: TypeArgument
+  @Argument(help: "The object's name.") var name: String
+
+  func run() async throws {
+    try await cluster.withStore { store in
+      let snapshot = try await store.snapshot()
+      guard let row = snapshot.rows(type.type).first(where: { $0.name == name }),
+        let id = ID(row.id)
+      else {
+        throw CommandError("no \(type.type.rawValue) is named '\(name)'")
+      }
+      try await store.transaction { tx in try await tx.deleteAny(type.type, id) }
+      print("deleted \(type.type.rawValue) \(name) (\(id))")
+    }
+  }
+}
+
+/// One line of `midgectl get`.
+struct Row: Codable {
+  var type: String
+  var name: String
+  var id: String
+  var details: [String: String]
+}
+
+func printTable(_ rows: [Row]) {
+  let keys = Array(Set(rows.flatMap(\.details.keys))).sorted()
+  let header = ["NAME", "ID"] + keys.map { $0.uppercased() }
+  let lines = rows.map { row in [row.name, row.id] + keys.map { row.details[$0] ?? "" } }
+  let widths = header.indices.map { column in
+    ([header] + lines).map { $0[column].count }.max() ?? 0
+  }
+  for line in [header] + lines {
+    print(
+      line.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+        .joined(separator: "  ").trimmingCharacters(in: CharacterSet.whitespaces))
+  }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import MidgeTestSupport
+import NSDB
+import Testing
+import Topology
+import TopologyFile
+
+@Suite("midgectl apply against a real ZooKeeper")
+struct ApplyTests {
+  func withStore(_ name: String, _ body: (NSDBStore) async throws -> Void) async throws {
+    let server = try await ZooKeeperServer.shared()
+    try await server.withClient(label: name) { client in
+      let store = NSDBStore(
+        client: client, root: uniquePath(name), logger: ZooKeeperServer.logger(name))
+      try await store.setUp()
+      try await body(store)
+      try await client.deleteRecursively(store.paths.root)
+    }
+  }
+
+  @Test("apply is idempotent; a changed file changes only what differs; prune deletes the rest")
+  func applyDiffPrune() async throws {
+    try await withStore("apply") { store in
+      let desired = try TopologyFile.parse(ParseTests.demo)
+      let first = try await store.apply(desired, prune: false)
+      #expect(first.creates.count == desired.count)
+      #expect(first.updates.isEmpty && first.deletes.isEmpty)
+      let again = try await store.apply(desired, prune: false)
+      #expect(again.isEmpty, "re-applying changed: \(again)")
+      #expect(
+        try await store.get(Bridge.self, TopologyFile.id(.bridge, "a"))
+          == desired.bridges[TopologyFile.id(.bridge, "a")])
+
+      // Rename one bridge's port group membership and drop bridge b.
+      let edited = ParseTests.demo
+        .replacingOccurrences(of: "        portGroups: [web]\n", with: "")
+      let changed = try TopologyFile.parse(edited)
+      let plan = try await store.plan(changed, prune: false)
+      #expect(plan.creates.isEmpty)
+      #expect(Set(plan.updates.map(\.name)) == ["vm1", "web"])
+
+      // Remove bridge b (and its router link) from the file: only --prune deletes.
+      let smaller = try TopologyFile.parse(
+        ParseTests.demo
+          .replacingOccurrences(
+            of: "  - name: b\n    ports:\n      - name: vm2\n        tunnelKey: 77\n", with: ""
+          )
+          .replacingOccurrences(
+            of: "      - name: r-b\n        address: 10.0.1.1/24\n        link: b\n", with: ""))
+      let kept = try await store.apply(smaller, prune: false)
+      #expect(kept.deletes.isEmpty)
+      #expect(try await store.exists(Bridge.self, TopologyFile.id(.bridge, "b")))
+      let pruned = try await store.apply(smaller, prune: true)
+      #expect(pruned.deletes.contains { $0.name == "b" })
+      #expect(try await !store.exists(Bridge.self, TopologyFile.id(.bridge, "b")))
+      #expect(try await !store.exists(Port.self, TopologyFile.id(.port, "vm2")))
+      #expect(try await store.apply(smaller, prune: true).isEmpty)
+    }
+  }
+
+  @Test("export then apply on an empty NSDB recreates the topology exactly")
+  func exportRecreates() async throws {
+    try await withStore("export-src") { source in
+      try await source.apply(try TopologyFile.parse(ParseTests.demo), prune: false)
+      var stored = TopologySnapshot()
+      for port in try await source.getAll(Port.self) { stored.ports[port.id] = port }
+      for bridge in try await source.getAll(Bridge.self) { stored.bridges[bridge.id] = bridge }
+      let full = try TopologyFile.parse(ParseTests.demo)
+      #expect(stored.ports == full.ports)
+      #expect(stored.bridges == full.bridges)
+      let text = TopologyFile.render(full)
+      try await withStore("export-dst") { target in
+        try await target.apply(try TopologyFile.parse(text), prune: false)
+        #expect(try await target.getAll(Port.self) == source.getAll(Port.self))
+        #expect(try await target.getAll(Router.self) == source.getAll(Router.self))
+        #expect(try await target.getAll(Route.self) == source.getAll(Route.self))
+        #expect(try await target.getAll(Rule.self) == source.getAll(Rule.self))
+      }
+    }
+  }
+}
