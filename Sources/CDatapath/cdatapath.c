@@ -1,0 +1,23 @@
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <sched.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "cdatapath.h"
+
+_Static_assert(sizeof(struct midge_dp_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr size");
+_Static_assert(offsetof(struct midge_dp_mmsghdr, msg_len) == offsetof(struct mmsghdr, msg_len),
+               "mmsghdr layout");
+
+int midge_dp_recvmmsg(int fd, struct midge_dp_mmsghdr *messages, unsigned int count, int flags) {
+  return recvmmsg(fd, (struct mmsghdr *)messages, count, flags, NULL);
+}
+
+int midge_dp_sendmmsg(int fd, struct midge_dp_mmsghdr *messages, unsigned int count, int flags) {
+  return sendmmsg(fd, (struct mmsghdr *)messages, count, flags);
+}
+
+int midge_dp_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
+
+unsigned short midge_dp_eth_p_all_be(void) { return htons(ETH_P_ALL); }

@@ -1,0 +1,32 @@
+// The few Linux interfaces the Datapath module needs that Swift's Glibc module does not
+// expose: the GNU-only batched socket calls and setns(2), and the kernel UAPI headers for
+// AF_PACKET and virtio_net_hdr. One thin wrapper per call, as swift-nio's shims do; no
+// logic lives here.
+#ifndef MIDGE_CDATAPATH_H
+#define MIDGE_CDATAPATH_H
+
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/virtio_net.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/// Same layout as glibc's `struct mmsghdr`, which is only declared under _GNU_SOURCE.
+struct midge_dp_mmsghdr {
+  struct msghdr msg_hdr;
+  unsigned int msg_len;
+};
+
+/// recvmmsg(2).
+int midge_dp_recvmmsg(int fd, struct midge_dp_mmsghdr *messages, unsigned int count, int flags);
+
+/// sendmmsg(2).
+int midge_dp_sendmmsg(int fd, struct midge_dp_mmsghdr *messages, unsigned int count, int flags);
+
+/// setns(2) for network namespaces (CLONE_NEWNET).
+int midge_dp_setns_net(int fd);
+
+/// ETH_P_ALL in network byte order, for socket(2) and sockaddr_ll.
+unsigned short midge_dp_eth_p_all_be(void);
+
+#endif
