@@ -169,3 +169,36 @@ func printTable(_ rows: [Row]) {
         .joined(separator: "  ").trimmingCharacters(in: CharacterSet.whitespaces))
   }
 }
+
+struct Graph: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "The topology as Graphviz DOT; with --svg FILE, also SVG when `dot` is installed.")
+
+  @OptionGroup var cluster: ClusterOptions
+  @Option(help: "Also render SVG into this file (needs Graphviz's `dot`).") var svg: String?
+
+  func run() async throws {
+    let text = try await cluster.withStore { TopologyGraph.dot(try await $0.snapshot()) }
+    guard let svg else {
+      print(text, terminator: "")
+      return
+    }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["dot", "-Tsvg", "-o", svg]
+    let input = Pipe()
+    process.standardInput = input
+    do {
+      try process.run()
+    } catch {
+      throw CommandError("cannot run Graphviz `dot` (apt-get install graphviz): \(error)")
+    }
+    input.fileHandleForWriting.write(Data(text.utf8))
+    try input.fileHandleForWriting.close()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+      throw CommandError("`dot` failed (exit \(process.terminationStatus)); is Graphviz installed?")
+    }
+    print("wrote \(svg)")
+  }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Topology
 import TopologyFile
@@ -143,5 +144,20 @@ struct ParseTests {
     let text = TopologyFile.render(snapshot)
     let again = try TopologyFile.parse(text)
     #expect(again == snapshot, "exported:\n\(text)")
+  }
+}
+
+@Suite("Topology graph")
+struct GraphTests {
+  @Test("DOT names every device and exterior port, and draws links between devices")
+  func dot() throws {
+    let snapshot = try TopologyFile.parse(ParseTests.demo)
+    let dot = TopologyGraph.dot(snapshot)
+    #expect(dot.hasPrefix("digraph midge {"))
+    #expect(dot.contains("label=\"bridge a\""))
+    #expect(dot.contains("label=\"router r\""))
+    #expect(dot.contains("vm1\\nh1:veth1"))
+    #expect(dot.contains("r-a ↔ r-a-link") || dot.contains("r-a-link ↔ r-a"))
+    #expect(dot.components(separatedBy: "dir=both").count - 1 == 2, "two router links")
   }
 }
