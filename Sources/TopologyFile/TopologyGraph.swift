@@ -7,7 +7,8 @@ public enum TopologyGraph {
   public static func dot(_ snapshot: TopologySnapshot) -> String {
     var lines = ["digraph midge {", "  rankdir=LR;", "  node [fontname=\"Helvetica\"];"]
     func quote(_ text: String) -> String {
-      "\"" + text.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"") + "\""
+      // Labels carry DOT's own "\n" line breaks, so only quotes are escaped.
+      "\"" + text.replacingAll("\"", with: "\\\"") + "\""
     }
     for bridge in snapshot.bridges.values.sorted(by: { $0.name < $1.name }) {
       lines.append(
