@@ -103,8 +103,7 @@ struct ObserveTests {
       }
       #expect(name == "after-restart")
 
-      let credentials = try #require(client.credentials)
-      try await ZooKeeperClient.expireSession(credentials, connectString: server.connectString)
+      try await forceSessionExpiry(client, on: server)
       bridge.name = "after-expiry"
       try await writerStore.update(bridge)
       for _ in 0..<5 where name != "after-expiry" {

@@ -127,8 +127,7 @@ struct ClientTests {
       _ = try? await renewed.create(path, data: [2], mode: .ephemeral)
     }
 
-    let credentials = try #require(client.credentials)
-    try await ZooKeeperClient.expireSession(credentials, connectString: server.connectString)
+    try await forceSessionExpiry(client, on: server)
 
     var seen: [SessionEvent] = []
     for await event in events {

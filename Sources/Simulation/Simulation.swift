@@ -1,2 +1,0 @@
-/// Placeholder: the simulator lands here (issue 4).
-public enum SimulationModule {}
