@@ -61,7 +61,7 @@ let package = Package(
     .executableTarget(
       name: "midgectl",
       dependencies: [
-        "ZooKeeper", "LZ4", "NSDB", "Topology", "TopologyFile", log,
+        "ZooKeeper", "LZ4", "NSDB", "Topology", "TopologyFile", "Simulation", "Packets", log,
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
@@ -93,7 +93,9 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(
       name: "TopologyFileTests",
-      dependencies: ["TopologyFile", "Topology", "NSDB", "MidgeTestSupport"],
+      dependencies: [
+        "TopologyFile", "Topology", "NSDB", "Simulation", "Packets", "MidgeTestSupport",
+      ],
       swiftSettings: strict),
     .testTarget(name: "LZ4Tests", dependencies: ["LZ4"], swiftSettings: strict),
     .testTarget(name: "PacketsTests", dependencies: ["Packets"], swiftSettings: strict),

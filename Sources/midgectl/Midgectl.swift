@@ -6,7 +6,8 @@ struct Midgectl: AsyncParsableCommand {
     commandName: "midgectl",
     abstract: "Operate a Midge cluster: topology bootstrap, inspection and ZooKeeper checks.",
     subcommands: [
-      Apply.self, Diff.self, Get.self, Delete.self, Export.self, Graph.self, Smoke.self,
+      Apply.self, Diff.self, Get.self, Delete.self, Export.self, Graph.self, Hosts.self,
+      Ports.self, Trace.self, Smoke.self,
       Bench.self,
     ]
   )

@@ -1,0 +1,118 @@
+import Packets
+import Topology
+
+/// A packet described the way an operator types it for `midgectl trace`:
+/// `tcp 10.0.0.2:1234 > 10.0.1.5:80`, `udp 10.0.0.2:53 > 10.0.0.3:53`,
+/// `icmp 10.0.0.2 > 10.0.1.5`.
+public struct TraceRequest: Sendable, Hashable {
+  public enum Proto: String, Sendable { case tcp, udp, icmp }
+
+  public var proto: Proto
+  public var source: Packets.IPv4Address
+  public var sourcePort: UInt16
+  public var destination: Packets.IPv4Address
+  public var destinationPort: UInt16
+
+  public init(parsing text: String) throws(TraceRequestError) {
+    let words = text.split(whereSeparator: \.isWhitespace).map(String.init)
+    guard words.count == 4, words[2] == ">", let proto = Proto(rawValue: words[0].lowercased())
+    else {
+      throw TraceRequestError(
+        "'\(text)' is not a packet like \"tcp 10.0.0.2:1234 > 10.0.1.5:80\" (tcp, udp or icmp)")
+    }
+    func endpoint(_ word: String) throws(TraceRequestError) -> (Packets.IPv4Address, UInt16) {
+      let parts = word.split(separator: ":", maxSplits: 1).map(String.init)
+      guard let address = Packets.IPv4Address(parts[0]) else {
+        throw TraceRequestError("'\(parts[0])' is not an IPv4 address")
+      }
+      guard parts.count == 2 else {
+        if proto == .icmp { return (address, 0) }
+        throw TraceRequestError("'\(word)' needs a port for \(proto.rawValue)")
+      }
+      guard let port = UInt16(parts[1]) else {
+        throw TraceRequestError("'\(parts[1])' is not a port")
+      }
+      return (address, port)
+    }
+    self.proto = proto
+    (source, sourcePort) = try endpoint(words[1])
+    (destination, destinationPort) = try endpoint(words[3])
+  }
+
+  /// The first packet of the connection as an Ethernet frame.
+  public func frame(
+    source sourceMAC: Packets.MACAddress, destination destinationMAC: Packets.MACAddress
+  )
+    throws -> [UInt8]
+  {
+    let ethernet = EthernetHeader(destination: destinationMAC, source: sourceMAC)
+    let ip = IPv4Header(source: source, destination: destination)
+    switch proto {
+    case .tcp:
+      return try PacketBuilder.tcp(
+        ethernet: ethernet, ipv4: ip,
+        tcp: TCPHeader(sourcePort: sourcePort, destinationPort: destinationPort, flags: [.syn]))
+    case .udp:
+      return try PacketBuilder.udp(
+        ethernet: ethernet, ipv4: ip, sourcePort: sourcePort, destinationPort: destinationPort)
+    case .icmp:
+      return try PacketBuilder.icmp(
+        ethernet: ethernet, ipv4: ip,
+        icmp: ICMPHeader(type: .echoRequest, restOfHeader: 0x0001_0001))
+    }
+  }
+}
+
+public struct TraceRequestError: Error, CustomStringConvertible, Sendable {
+  public var description: String
+  public init(_ description: String) { self.description = description }
+}
+
+/// Runs one traced simulation for an operator: picks the MACs a VM would use
+/// (its own from DHCP or a made-up one; the gateway's for another subnet, the
+/// destination's when known, else broadcast) and simulates with tracing on.
+public enum TraceRunner {
+  public static func run(
+    _ request: TraceRequest, ingress: ID, view: SimulationView, localHost: ID
+  ) throws -> SimulationResult {
+    let topology = view.topology
+    let sourceMAC =
+      knownMAC(request.source, view: view) ?? Packets.MACAddress(0x02, 0x00, 0x00, 0xAA, 0xBB, 0x01)
+    var destinationMAC = knownMAC(request.destination, view: view) ?? .broadcast
+    if case .bridge(let bridge)? = topology.ports[ingress]?.device,
+      let gateway = gateway(on: bridge, for: request.source, topology: topology),
+      let subnet = gateway.portSubnet,
+      !subnet.contains(Topology.IPv4Address(request.destination.rawValue)),
+      let mac = gateway.portMAC
+    {
+      destinationMAC = Packets.MACAddress(rawValue: mac.value)
+    }
+    let frame = try request.frame(source: sourceMAC, destination: destinationMAC)
+    let packet = try SimulationPacket(frame: frame)
+    let simulator = Simulator(localHost: localHost)
+    return simulator.simulate(packet, ingress: ingress, view: view, trace: true)
+  }
+
+  /// The router port linked to `bridge` whose subnet holds `address`.
+  static func gateway(on bridge: ID, for address: Packets.IPv4Address, topology: TopologySnapshot)
+    -> Port?
+  {
+    for portID in topology.bridges[bridge]?.portIds ?? [] {
+      guard let peer = topology.ports[portID]?.peerId.flatMap({ topology.ports[$0] }),
+        let subnet = peer.portSubnet, subnet.contains(Topology.IPv4Address(address.rawValue))
+      else { continue }
+      return peer
+    }
+    return nil
+  }
+
+  static func knownMAC(_ address: Packets.IPv4Address, view: SimulationView) -> Packets.MACAddress?
+  {
+    for dhcp in view.topology.dhcps.values {
+      if let host = dhcp.hosts.first(where: { $0.ip.value == address.rawValue }) {
+        return Packets.MACAddress(rawValue: host.mac.value)
+      }
+    }
+    return view.bridgeIPTable.first { $0.key.ip == address }?.value
+  }
+}
