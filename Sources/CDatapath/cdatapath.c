@@ -2,6 +2,9 @@
 #include <arpa/inet.h>
 #include <sched.h>
 #include <stddef.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "cdatapath.h"
@@ -21,3 +24,12 @@ int midge_dp_sendmmsg(int fd, struct midge_dp_mmsghdr *messages, unsigned int co
 int midge_dp_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
 
 unsigned short midge_dp_eth_p_all_be(void) { return htons(ETH_P_ALL); }
+
+int midge_dp_interface_flags(int fd, const char *name, int *flags) {
+  struct ifreq request;
+  memset(&request, 0, sizeof(request));
+  strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+  if (ioctl(fd, SIOCGIFFLAGS, &request) < 0) return -1;
+  *flags = request.ifr_flags;
+  return 0;
+}

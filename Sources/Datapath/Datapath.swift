@@ -1,2 +1,219 @@
-/// Placeholder: the datapath lands here (issue 5).
-public enum DatapathModule {}
+import Logging
+import Packets
+import Synchronization
+
+/// The datapath of one host: local interfaces attached as numbered ports, an optional
+/// UDP tunnel endpoint, and a flow table per packet loop (see PacketLoop.swift and
+/// FlowTable.swift for the design).
+///
+/// Thread safe; every method may be called from any thread or task. Flow operations are
+/// posted to the packet loops and take effect within one batch (at most ~100 ms on an
+/// idle interface).
+public final class Datapath: Sendable {
+  /// How the datapath is set up.
+  public struct Configuration: Sendable {
+    /// The local tunnel endpoint (address and UDP port; port 0 picks one); nil for no
+    /// tunnels.
+    public var tunnel: TunnelEndpoint?
+    /// The flow-table size cap of each port loop.
+    public var flowCapacity: Int
+    /// Frames read per recvmmsg.
+    public var batchSize: Int
+
+    /// Creates a configuration.
+    public init(tunnel: TunnelEndpoint? = nil, flowCapacity: Int = 1 << 18, batchSize: Int = 32) {
+      self.tunnel = tunnel
+      self.flowCapacity = flowCapacity
+      self.batchSize = batchSize
+    }
+  }
+
+  private struct State {
+    var loops: [UInt32: (loop: PacketLoop, thread: LoopThread, socket: PacketSocket)] = [:]
+    var tunnelKeys: [UInt32: UInt32] = [:]
+    var stopped = false
+  }
+
+  private let configuration: Configuration
+  private let logger: Logger
+  private let onMiss: @Sendable (DatapathMiss) -> Void
+  private let onEvent: @Sendable (DatapathEvent) -> Void
+  private let state = Mutex(State())
+  private let tunnelLoop: (loop: PacketLoop, thread: LoopThread)?
+  /// The bound tunnel endpoint (with the actual port when 0 was asked for).
+  public let tunnelEndpoint: TunnelEndpoint?
+
+  /// Starts a datapath. `onMiss` and `onEvent` are called on packet threads and should
+  /// return quickly.
+  public init(
+    configuration: Configuration = Configuration(), logger: Logger,
+    onMiss: @escaping @Sendable (DatapathMiss) -> Void,
+    onEvent: @escaping @Sendable (DatapathEvent) -> Void = { _ in }
+  ) throws(DatapathError) {
+    self.configuration = configuration
+    self.logger = logger
+    self.onMiss = onMiss
+    self.onEvent = onEvent
+    if let endpoint = configuration.tunnel {
+      let socket = try TunnelSocket(local: endpoint)
+      let loop = PacketLoop(
+        source: .tunnel(socket), flowCapacity: 1, batchSize: configuration.batchSize,
+        logger: logger, onMiss: onMiss, onEvent: onEvent, onDetached: { _ in })
+      loop.queue.tunnel = socket
+      tunnelEndpoint = socket.local
+      tunnelLoop = (loop, LoopThread { loop.run() })
+      logger.info("tunnel listening", metadata: ["datapath.tunnel": "\(socket.local)"])
+    } else {
+      tunnelEndpoint = nil
+      tunnelLoop = nil
+    }
+  }
+
+  deinit {
+    stop()
+  }
+
+  /// Attaches the local interface `interface` (a veth or tap, up) as port `port`.
+  public func attach(interface: String, port: UInt32) throws(DatapathError) {
+    let socket = try PacketSocket(interface: interface)
+    guard let link = socket.linkState(), link.up else {
+      throw DatapathError(.interfaceDown, "interface \(interface) is not up")
+    }
+    let result: Result<Void, DatapathError> = state.withLock { state in
+      guard !state.stopped else { return .failure(DatapathError(.stopped, "datapath stopped")) }
+      guard state.loops[port] == nil else {
+        return .failure(DatapathError(.portInUse, "port \(port) is already attached"))
+      }
+      let loop = PacketLoop(
+        source: .port(port, socket), flowCapacity: configuration.flowCapacity,
+        batchSize: configuration.batchSize, logger: logger, onMiss: onMiss, onEvent: onEvent,
+        onDetached: { [weak self] port in self?.forget(port: port) })
+      loop.queue.tunnel = tunnelSocket
+      loop.queue.ports[port] = socket
+      for (other, entry) in state.loops {
+        loop.queue.ports[other] = entry.socket
+        entry.loop.post(.addPort(port, socket))
+      }
+      tunnelLoop?.loop.post(.addPort(port, socket))
+      state.loops[port] = (loop, LoopThread { loop.run() }, socket)
+      return .success(())
+    }
+    try result.get()
+    logger.info(
+      "interface attached",
+      metadata: ["datapath.port": "\(port)", "datapath.interface": "\(interface)"])
+    onEvent(.linkUp(port: port, interface: interface))
+  }
+
+  /// Detaches port `port`; its flows go with it.
+  public func detach(port: UInt32) {
+    let entry = state.withLock { $0.loops[port] }
+    guard let entry else { return }
+    entry.loop.running.store(false, ordering: .relaxed)
+    entry.loop.wake()
+    entry.thread.join()
+    forget(port: port)
+    logger.info("interface detached", metadata: ["datapath.port": "\(port)"])
+  }
+
+  /// The attached ports.
+  public var ports: [UInt32] {
+    state.withLock { Array($0.loops.keys).sorted() }
+  }
+
+  /// Installs a flow in the loop of its ingress port. Parked packets of the flow are sent
+  /// through its actions.
+  public func install(_ entry: FlowEntry) throws(DatapathError) {
+    guard let loop = loop(for: entry.match.ingressPort) else {
+      throw DatapathError(.unknownPort, "port \(entry.match.ingressPort) is not attached")
+    }
+    loop.post(.install(entry))
+  }
+
+  /// Removes the flow for `match`, if any.
+  public func remove(_ match: FlowMatch) {
+    loop(for: match.ingressPort)?.post(.remove(match))
+  }
+
+  /// Removes every flow tagged `tag`, in every loop.
+  public func removeAll(taggedWith tag: FlowTag) {
+    for loop in allPortLoops() { loop.post(.removeTagged(tag)) }
+  }
+
+  /// Sends the packets parked for `match` through `actions` without installing a flow.
+  public func completeMiss(_ match: FlowMatch, actions: [FlowAction]) {
+    loop(for: match.ingressPort)?.post(.completeMiss(match, actions))
+  }
+
+  /// Maps tunnel key `key` to local port `port` (nil to unmap) for inbound tunnel traffic.
+  public func setTunnelKey(_ key: UInt32, port: UInt32?) {
+    state.withLock { $0.tunnelKeys[key] = port }
+    tunnelLoop?.loop.post(.mapTunnelKey(key, port))
+  }
+
+  /// Every flow of every loop.
+  public func dump() async -> [FlowSnapshot] {
+    var result: [FlowSnapshot] = []
+    for loop in allPortLoops() {
+      result += await withCheckedContinuation { continuation in
+        loop.post(.dump(continuation))
+      }
+    }
+    return result
+  }
+
+  /// The counters of each port's loop (and of the tunnel loop under `tunnelPort`).
+  public func counters() -> [UInt32: PortCounters.Snapshot] {
+    var result: [UInt32: PortCounters.Snapshot] = [:]
+    state.withLock { state in
+      for (port, entry) in state.loops { result[port] = entry.loop.counters.snapshot }
+    }
+    if let tunnelLoop { result[Datapath.tunnelPort] = tunnelLoop.loop.counters.snapshot }
+    return result
+  }
+
+  /// The key under which `counters()` reports the tunnel loop.
+  public static let tunnelPort = UInt32.max
+
+  /// Stops every loop and waits for their threads.
+  public func stop() {
+    let entries = state.withLock { state in
+      state.stopped = true
+      let entries = state.loops
+      state.loops.removeAll()
+      return entries
+    }
+    for (_, entry) in entries {
+      entry.loop.running.store(false, ordering: .relaxed)
+      entry.loop.wake()
+    }
+    for (_, entry) in entries { entry.thread.join() }
+    if let tunnelLoop, tunnelLoop.loop.running.exchange(false, ordering: .relaxed) {
+      tunnelLoop.loop.wake()
+      tunnelLoop.thread.join()
+    }
+  }
+
+  private var tunnelSocket: TunnelSocket? {
+    guard case .tunnel(let socket) = tunnelLoop?.loop.source else { return nil }
+    return socket
+  }
+
+  private func loop(for port: UInt32) -> PacketLoop? {
+    state.withLock { $0.loops[port]?.loop }
+  }
+
+  private func allPortLoops() -> [PacketLoop] {
+    state.withLock { $0.loops.values.map(\.loop) }
+  }
+
+  /// Drops a port that ended (or was detached) from every other loop's transmit view.
+  private func forget(port: UInt32) {
+    let others = state.withLock { state in
+      state.loops[port] = nil
+      return state.loops.values.map(\.loop)
+    }
+    for loop in others { loop.post(.removePort(port)) }
+    tunnelLoop?.loop.post(.removePort(port))
+  }
+}

@@ -26,6 +26,10 @@ int midge_dp_sendmmsg(int fd, struct midge_dp_mmsghdr *messages, unsigned int co
 /// setns(2) for network namespaces (CLONE_NEWNET).
 int midge_dp_setns_net(int fd);
 
+/// ioctl(SIOCGIFFLAGS): the interface flags of `name` into `flags`; returns -1 with
+/// errno set on failure (ENODEV when the interface is gone).
+int midge_dp_interface_flags(int fd, const char *name, int *flags);
+
 /// ETH_P_ALL in network byte order, for socket(2) and sockaddr_ll.
 unsigned short midge_dp_eth_p_all_be(void);
 

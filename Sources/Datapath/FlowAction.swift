@@ -1,0 +1,46 @@
+import Packets
+
+/// One action of a flow, in datapath terms: ports are datapath port numbers and tunnels
+/// are endpoints, both chosen by the agent from the simulator's result.
+///
+/// Actions run in order on each packet of the flow, as in OVS: a set-field action
+/// changes what every later output sends, an output sends the frame as it is at that
+/// point. Field rewrites fix the checksums that cover the field incrementally.
+public enum FlowAction: Hashable, Sendable, CustomStringConvertible {
+  /// Send out of a local interface.
+  case output(port: UInt32)
+  /// Wrap in a VXLAN-format header carrying `tunnelKey` (the egress port's key) and send
+  /// over UDP to `remote`, whose datapath delivers it to the port with that key.
+  case encapsulate(tunnelKey: UInt32, remote: TunnelEndpoint)
+  /// Rewrite the Ethernet source.
+  case setEthernetSource(MACAddress)
+  /// Rewrite the Ethernet destination.
+  case setEthernetDestination(MACAddress)
+  /// Rewrite the IPv4 source (IPv4 and TCP/UDP checksums follow).
+  case setIPv4Source(IPv4Address)
+  /// Rewrite the IPv4 destination (IPv4 and TCP/UDP checksums follow).
+  case setIPv4Destination(IPv4Address)
+  /// Rewrite the TCP/UDP source port or the ICMP echo identifier.
+  case setTransportSource(UInt16)
+  /// Rewrite the TCP/UDP destination port.
+  case setTransportDestination(UInt16)
+  /// A router hop: TTL minus one. A packet whose TTL would reach 0 is dropped.
+  case decrementTTL
+  /// Stop processing the packet; `reason` is counted and shown in dumps.
+  case drop(reason: String)
+
+  public var description: String {
+    switch self {
+    case .output(let port): return "output(\(port))"
+    case .encapsulate(let key, let remote): return "encap(key=\(key), to=\(remote))"
+    case .setEthernetSource(let mac): return "set(eth_src=\(mac))"
+    case .setEthernetDestination(let mac): return "set(eth_dst=\(mac))"
+    case .setIPv4Source(let ip): return "set(nw_src=\(ip))"
+    case .setIPv4Destination(let ip): return "set(nw_dst=\(ip))"
+    case .setTransportSource(let port): return "set(tp_src=\(port))"
+    case .setTransportDestination(let port): return "set(tp_dst=\(port))"
+    case .decrementTTL: return "dec_ttl"
+    case .drop(let reason): return "drop(\(reason))"
+    }
+  }
+}

@@ -1,0 +1,318 @@
+import CDatapath
+import Glibc
+import Logging
+import Packets
+import Synchronization
+
+// MARK: - Design: the packet loop
+//
+// One loop per attached interface, plus one for the tunnel socket, each on its own OS
+// thread (`LoopThread`). A port loop owns everything on its hot path: the AF_PACKET
+// socket's receive batch, its `FlowTable` (the flows whose ingress port it serves — see
+// the design notes in FlowTable.swift), its transmit queue with its own view of the
+// other ports' sockets, its parked misses and its counters. Nothing on that path is
+// shared, so nothing on it is locked.
+//
+// One iteration:
+//   1. If the atomic `pending` counter says the agent posted commands, take the mailbox
+//      (one lock, only then) and apply them: install/remove flows, remove by tag, add or
+//      drop a port from the transmit view, map a tunnel key, answer a dump.
+//   2. poll(2) the socket for up to 100 ms, then recvmmsg up to `batchSize` frames.
+//   3. Read the clock once. For each frame: read the virtio_net_hdr; complete a partial
+//      checksum in software unless the frame is a GSO super-packet (those keep their
+//      offload and pass it on, so the kernel segments them on the way out); parse; pack
+//      the match into a `FlowKey`; look it up. A hit runs the actions through
+//      `ActionExecutor` into the transmit queue. A miss parks the frame under its key;
+//      the first miss of a key also calls the miss handler, so later packets of the
+//      same flow wait for that simulation instead of starting another.
+//   4. Flush the transmit queue: one sendmmsg per destination.
+//   5. About every 200 ms check the link (SIOCGIFFLAGS); a gone or down interface is
+//      reported and the loop ends, detaching the port — never fatal to the datapath. About
+//      every second expire flows and parked misses.
+//
+// Misses. Parked packets are held per key (at most 32 per key, at most 1,024 keys, at
+// most 2 seconds); installing a flow for the key runs its actions on them in arrival
+// order, and `completeMiss` runs given actions without installing (for packets the
+// agent answers itself). Beyond the limits packets are dropped and counted, not queued:
+// a simulation that never answers must not grow memory.
+//
+// The tunnel loop receives VXLAN-format datagrams on the tunnel UDP socket, maps the VNI
+// (the egress port's tunnel key) to a local port and sends the inner frame there, with
+// no flow lookup and no simulation: the sending host already decided.
+//
+// Inter-loop sends. A loop sends on other ports' sockets directly (sendmmsg is safe on a
+// socket from several threads); sockets are reference counted, and a socket is closed
+// only when the last loop has dropped it from its transmit view.
+
+/// A packet loop; see the design notes at the top of this file. Only `mailbox`,
+/// `pending`, `running` and `counters` are touched from other threads.
+final class PacketLoop: @unchecked Sendable {
+  /// What the loop reads.
+  enum Source {
+    case port(UInt32, PacketSocket)
+    case tunnel(TunnelSocket)
+  }
+
+  /// What the agent asks of a loop.
+  enum Command: Sendable {
+    case install(FlowEntry)
+    case remove(FlowMatch)
+    case removeTagged(FlowTag)
+    case completeMiss(FlowMatch, [FlowAction])
+    case addPort(UInt32, PacketSocket)
+    case removePort(UInt32)
+    case mapTunnelKey(UInt32, UInt32?)
+    case dump(CheckedContinuation<[FlowSnapshot], Never>)
+  }
+
+  /// A frame waiting for its flow.
+  struct ParkedPacket {
+    var frame: [UInt8]
+    var offload: VirtioNetHeader
+  }
+
+  struct PendingMiss {
+    var packets: [ParkedPacket]
+    var since: UInt64
+  }
+
+  let source: Source
+  let counters = PortCounters()
+  let mailbox = Mutex<[Command]>([])
+  let pending = Atomic<Int>(0)
+  let running = Atomic<Bool>(true)
+  /// A non-blocking pipe: `post` writes a byte so a loop sleeping in poll(2) wakes for
+  /// the command at once instead of at its next timeout.
+  let wakeReader: Int32
+  let wakeWriter: Int32
+
+  let logger: Logger
+  let onMiss: @Sendable (DatapathMiss) -> Void
+  let onEvent: @Sendable (DatapathEvent) -> Void
+  /// Called from the loop's thread when it ends on its own (interface gone or down).
+  let onDetached: @Sendable (UInt32) -> Void
+
+  var table: FlowTable
+  var queue: TransmitQueue
+  var receiveBatch: MessageBatch
+  var parked: [FlowKey: PendingMiss] = [:]
+  var tunnelPorts: [UInt32: UInt32] = [:]
+  var nextLinkCheck: UInt64 = 0
+  var nextExpiry: UInt64 = 0
+  var sawCarrier = false
+
+  static let maximumParkedPerKey = 32
+  static let maximumParkedKeys = 1_024
+  static let parkingTimeout: UInt64 = 2_000_000_000
+
+  init(
+    source: Source, flowCapacity: Int, batchSize: Int, logger: Logger,
+    onMiss: @escaping @Sendable (DatapathMiss) -> Void,
+    onEvent: @escaping @Sendable (DatapathEvent) -> Void,
+    onDetached: @escaping @Sendable (UInt32) -> Void
+  ) {
+    self.source = source
+    self.logger = logger
+    self.onMiss = onMiss
+    self.onEvent = onEvent
+    self.onDetached = onDetached
+    table = FlowTable(capacity: flowCapacity)
+    queue = TransmitQueue()
+    // Room for a virtio_net_hdr and a 64 KB GSO frame.
+    receiveBatch = MessageBatch(capacity: batchSize, bufferSize: 65_536 + 64)
+    receiveBatch.prepareReceive()
+    var descriptors: [Int32] = [-1, -1]
+    if pipe(&descriptors) == 0 {
+      for descriptor in descriptors {
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+      }
+    }
+    wakeReader = descriptors[0]
+    wakeWriter = descriptors[1]
+  }
+
+  deinit {
+    receiveBatch.deallocate()
+    queue.deallocate()
+    if wakeReader >= 0 { close(wakeReader) }
+    if wakeWriter >= 0 { close(wakeWriter) }
+  }
+
+  var descriptor: Int32 {
+    switch source {
+    case .port(_, let socket): return socket.descriptor
+    case .tunnel(let socket): return socket.descriptor
+    }
+  }
+
+  /// Queues a command for the loop's next iteration.
+  func post(_ command: Command) {
+    mailbox.withLock { $0.append(command) }
+    pending.add(1, ordering: .releasing)
+    wake()
+  }
+
+  /// Wakes the loop if it is sleeping in poll(2).
+  func wake() {
+    var byte: UInt8 = 1
+    _ = write(wakeWriter, &byte, 1)
+  }
+
+  /// The loop's thread body: runs until stopped or detached.
+  func run() {
+    while running.load(ordering: .relaxed) {
+      applyCommands()
+      if waitReadable(descriptor, wake: wakeReader, milliseconds: 100) {
+        let received = receiveBatch.receive(on: descriptor)
+        if received < 0 {
+          if case .port(let port, let socket) = source, errno == ENETDOWN || errno == ENXIO {
+            end(port: port, socket: socket, reason: "receive failed with errno \(errno)")
+            return
+          }
+        } else if received > 0 {
+          process(received)
+        }
+      }
+      let now = DatapathClock.now()
+      if now >= nextLinkCheck, case .port(let port, let socket) = source {
+        nextLinkCheck = now + 200_000_000
+        if let reason = linkProblem(socket) {
+          end(port: port, socket: socket, reason: reason)
+          return
+        }
+      }
+      if now >= nextExpiry {
+        nextExpiry = now + 1_000_000_000
+        expire(now: now)
+      }
+    }
+    failParkedOnStop()
+  }
+
+  /// Why the port must be detached, or nil. Carrier loss counts only once carrier has
+  /// been seen: IFF_RUNNING follows the operational state, which the kernel updates
+  /// asynchronously and may still be off just after the interface was set up.
+  private func linkProblem(_ socket: PacketSocket) -> String? {
+    guard let state = socket.linkState() else { return "interface removed" }
+    if !state.up { return "interface down" }
+    if state.running {
+      sawCarrier = true
+    } else if sawCarrier {
+      return "link down (no carrier)"
+    }
+    return nil
+  }
+
+  private func end(port: UInt32, socket: PacketSocket, reason: String) {
+    running.store(false, ordering: .relaxed)
+    logger.info(
+      "interface detached",
+      metadata: [
+        "datapath.port": "\(port)", "datapath.interface": "\(socket.interface)",
+        "datapath.reason": "\(reason)",
+      ])
+    onEvent(.detached(port: port, interface: socket.interface, reason: reason))
+    onDetached(port)
+    failParkedOnStop()
+  }
+
+  private func failParkedOnStop() {
+    let count = parked.values.reduce(0) { $0 + $1.packets.count }
+    parked.removeAll()
+    counters.dropped.add(UInt64(count), ordering: .relaxed)
+  }
+
+  /// Processes `count` received frames.
+  private func process(_ count: Int) {
+    let now = DatapathClock.now()
+    var hits: UInt64 = 0
+    var misses: UInt64 = 0
+    var dropped: UInt64 = 0
+    let sentBefore = queue.sent
+    let failedBefore = queue.failed
+    var accepted: UInt64 = 0
+    for index in 0..<count {
+      let length = receiveBatch.length(index)
+      let base = receiveBatch.buffer(index)
+      switch source {
+      case .port(let port, _):
+        guard length > VirtioNetHeader.size,
+          receiveBatch.packetType(index) != UInt8(PACKET_OUTGOING)
+        else { continue }
+        accepted += 1
+        var offload = VirtioNetHeader(UnsafeRawBufferPointer(start: base, count: 10))
+        let frame = UnsafeMutableRawBufferPointer(
+          start: base + VirtioNetHeader.size, count: length - VirtioNetHeader.size)
+        switch handleFrame(frame, offload: &offload, port: port, now: now) {
+        case .hit: hits += 1
+        case .miss: misses += 1
+        case .drop: dropped += 1
+        }
+      case .tunnel:
+        accepted += 1
+        if !deliverTunnelled(UnsafeRawBufferPointer(start: base, count: length)) {
+          dropped += 1
+        }
+      }
+    }
+    queue.flush()
+    counters.received.add(accepted, ordering: .relaxed)
+    counters.hits.add(hits, ordering: .relaxed)
+    counters.misses.add(misses, ordering: .relaxed)
+    counters.transmitted.add(queue.sent &- sentBefore, ordering: .relaxed)
+    counters.dropped.add(dropped &+ (queue.failed &- failedBefore), ordering: .relaxed)
+  }
+
+  enum FrameResult {
+    case hit
+    case miss
+    case drop
+  }
+
+  /// The per-frame fast path of a port loop.
+  @inline(__always)
+  private func handleFrame(
+    _ frame: UnsafeMutableRawBufferPointer, offload: inout VirtioNetHeader, port: UInt32,
+    now: UInt64
+  ) -> FrameResult {
+    if offload.isChecksumPartial && !offload.isGSO {
+      guard offload.completeChecksum(in: frame) else { return .drop }
+    }
+    guard var packet = try? PacketParser.parse(UnsafeRawBufferPointer(frame)) else {
+      return .drop
+    }
+    let match = FlowMatch(packet, ingressPort: port)
+    let key = FlowKey(match)
+    guard let actions = table.lookup(key, bytes: frame.count, now: now) else {
+      park(key: key, match: match, frame: UnsafeRawBufferPointer(frame), offload: offload, now: now)
+      return .miss
+    }
+    let outcome = ActionExecutor.execute(
+      actions, packet: &packet, frame: frame, offload: offload, output: &queue)
+    if case .completed = outcome { return .hit }
+    return .drop
+  }
+
+  /// Decapsulates a tunnel datagram and sends the inner frame to the key's port.
+  private func deliverTunnelled(_ payload: UnsafeRawBufferPointer) -> Bool {
+    guard let tunnelled = try? VXLANHeader.decapsulate(payload: payload),
+      let port = tunnelPorts[tunnelled.header.vni], !tunnelled.innerRange.isEmpty
+    else { return false }
+    let inner = UnsafeRawBufferPointer(rebasing: payload[tunnelled.innerRange])
+    let before = queue.failed
+    queue.output(port: port, frame: inner, offload: VirtioNetHeader())
+    return queue.failed == before
+  }
+
+  private func expire(now: UInt64) {
+    let removed = table.expire(now: now)
+    if !removed.isEmpty { onEvent(.flowsRemoved(removed)) }
+    var stale = 0
+    parked = parked.filter { _, miss in
+      let keep = now - miss.since < PacketLoop.parkingTimeout
+      if !keep { stale += miss.packets.count }
+      return keep
+    }
+    if stale > 0 { counters.dropped.add(UInt64(stale), ordering: .relaxed) }
+  }
+}
