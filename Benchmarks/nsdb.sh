@@ -13,5 +13,5 @@ ZK=$(ops/zk start --dir "$DIR/zk")
 .build/release/midgectl bench nsdb --zk "$ZK"
 ops/zk stop --dir "$DIR/zk" >/dev/null 2>&1
 if [ "${ANCHOR:-1}" = 1 ] && [ -f "$ROOT/../shared/anchors/zk/run.sh" ]; then
-  REPS=1 PARTS=bcde RES_DIR="$DIR/anchor" bash "$ROOT/../shared/anchors/zk/run.sh" 2>/dev/null | tail -12
+  REPS=1 PARTS=bcde RES_DIR="$DIR/anchor" bash "$ROOT/../shared/anchors/zk/run.sh" 2>/dev/null | grep "^|"
 fi
