@@ -225,6 +225,7 @@ final class SnapshotBuilder {
       field,
       allowed: [
         "name", "adminUp", "inboundFilter", "outboundFilter", "forwardFilter", "ports", "routes",
+        "floatingIps",
       ])
     guard let name = reader.required(f, "name", in: field), let id = declare(.router, name, field)
     else {
@@ -246,6 +247,7 @@ final class SnapshotBuilder {
     for (index, routeField) in reader.list(f["routes"]).enumerated() {
       readRoute(routeField, router: id, routerName: name, index: index)
     }
+    readFloatingIPs(reader.list(f["floatingIps"]), router: id, routerName: name, in: field)
   }
 
   func readRoute(_ field: Field, router: ID, routerName: String, index: Int) {

@@ -49,7 +49,30 @@ extension TopologyFile {
       w.field("name", group.name, first: true)
       w.list("addresses", group.addresses.map(\.description))
     }
-    out.section("chains", snapshot.chains.values.sorted { $0.name < $1.name }) { w, chain in
+    // Chains generated for floating IPs are written as the floating IPs.
+    var generated: [ID: (router: ID, pre: Bool)] = [:]
+    for router in snapshot.routers.values {
+      if let id = router.inboundFilterId,
+        snapshot.chains[id]?.name == SnapshotBuilder.preChainName(router.name)
+      {
+        generated[id] = (router.id, true)
+      }
+      if let id = router.outboundFilterId,
+        snapshot.chains[id]?.name == SnapshotBuilder.postChainName(router.name)
+      {
+        generated[id] = (router.id, false)
+      }
+    }
+    /// A router's own filter: behind the generated chain's final jump, if any.
+    func ownFilter(_ chain: ID?) -> ID? {
+      guard let chain, generated[chain] != nil else { return chain }
+      guard let last = snapshot.chains[chain]?.ruleIds.last.flatMap({ snapshot.rules[$0] }),
+        case .jump(let target) = last.action
+      else { return nil }
+      return target
+    }
+    let userChains = snapshot.chains.values.filter { generated[$0.id] == nil }
+    out.section("chains", userChains.sorted { $0.name < $1.name }) { w, chain in
       w.field("name", chain.name, first: true)
       w.nested("rules", chain.ruleIds.compactMap { snapshot.rules[$0] }) { w, rule in
         renderRule(rule, into: &w, name: name)
@@ -79,8 +102,8 @@ extension TopologyFile {
     out.section("routers", snapshot.routers.values.sorted { $0.name < $1.name }) { w, router in
       w.field("name", router.name, first: true)
       if !router.adminStateUp { w.field("adminUp", "false") }
-      w.field("inboundFilter", name(router.inboundFilterId, .chain))
-      w.field("outboundFilter", name(router.outboundFilterId, .chain))
+      w.field("inboundFilter", name(ownFilter(router.inboundFilterId), .chain))
+      w.field("outboundFilter", name(ownFilter(router.outboundFilterId), .chain))
       w.field("forwardFilter", name(router.forwardFilterId, .chain))
       w.nested("ports", router.portIds.compactMap { ports[$0] }) { w, port in
         renderPort(port, into: &w, name: name)
@@ -104,6 +127,21 @@ extension TopologyFile {
         w.field("port", name(route.nextHopPortId, .port))
         w.field("gateway", route.nextHopGateway?.description)
         if route.weight != 100 { w.field("weight", "\(route.weight)") }
+      }
+      let floating = router.inboundFilterId.flatMap {
+        generated[$0] != nil ? snapshot.chains[$0] : nil
+      }
+      let dnats = (floating?.ruleIds ?? []).compactMap { snapshot.rules[$0] }.compactMap {
+        rule -> (IPv4Prefix, NatTarget, ID?)? in
+        guard case .dnat(let targets) = rule.action, let target = targets.first,
+          let external = rule.condition.nwDst
+        else { return nil }
+        return (external, target, rule.condition.inPortIds.first)
+      }
+      w.nested("floatingIps", dnats) { w, fip in
+        w.field("external", fip.0.address.description, first: true)
+        w.field("internal", fip.1.addressFrom.description)
+        w.field("port", name(fip.2, .port))
       }
     }
     return out.text

@@ -133,7 +133,7 @@ import Testing
     let ipValid = packet.isIPv4ChecksumValid(in: frame)
     let transportValid = packet.isTransportChecksumValid(in: frame)
     try? packet.setNetworkSource(IPv4Address(10, 9, 8, 7), in: &frame)
-    try? packet.setNetworkDestination(IPv4Address(192, 0, 2, 1), in: &frame)
+    try? packet.setNetworkDestination(IPv4Address(203, 0, 113, 1), in: &frame)
     try? packet.setTransportSource(0xBEEF, in: &frame)
     try? packet.setTransportDestination(0, in: &frame)
     _ = try? packet.decrementTTL(in: &frame)

@@ -8,7 +8,7 @@ private let uplinkMAC = "02:00:00:00:02:01"
 private let gatewayMAC = "02:00:00:00:03:01"
 private let internetMAC = "02:00:00:00:03:01"
 
-/// VM1 (10.0.0.1, floating IP 192.0.2.100) and VM2 (10.0.0.2, SNAT to the
+/// VM1 (10.0.0.1, floating IP 203.0.113.100) and VM2 (10.0.0.2, SNAT to the
 /// router's uplink address) behind a router with an exterior uplink.
 private struct Edge {
   var net = Net()
@@ -23,7 +23,7 @@ private struct Edge {
       [
         (.any, .reverseSNAT),
         (
-          Condition(nwDst: prefix("192.0.2.100/32")),
+          Condition(nwDst: prefix("203.0.113.100/32")),
           .dnat(targets: [NatTarget(address: tip("10.0.0.1"))])
         ),
       ])
@@ -34,13 +34,13 @@ private struct Edge {
         (.any, .reverseDNAT),
         (
           Condition(outPortIds: [uplinkId], nwSrc: prefix("10.0.0.1/32")),
-          .snat(targets: [NatTarget(address: tip("192.0.2.100"))])
+          .snat(targets: [NatTarget(address: tip("203.0.113.100"))])
         ),
         (
           Condition(outPortIds: [uplinkId], nwSrc: prefix("10.0.0.0/24")),
           .snat(targets: [
             NatTarget(
-              addressFrom: tip("192.0.2.1"), addressTo: tip("192.0.2.1"), portFrom: 30_000,
+              addressFrom: tip("203.0.113.1"), addressTo: tip("203.0.113.1"), portFrom: 30_000,
               portTo: 30_999)
           ])
         ),
@@ -53,14 +53,14 @@ private struct Edge {
       router: router, to: bridge, name: "edge-b1", address: "10.0.0.254", subnet: "10.0.0.0/24",
       mac: routerMAC)
     uplink = net.routerPort(
-      "uplink", on: router, address: "192.0.2.1", subnet: "192.0.2.0/24", mac: uplinkMAC,
+      "uplink", on: router, address: "203.0.113.1", subnet: "203.0.113.0/24", mac: uplinkMAC,
       exterior: true)
-    net.route("default", on: router, to: "0.0.0.0/0", via: uplink, gateway: "192.0.2.254")
+    net.route("default", on: router, to: "0.0.0.0/0", via: uplink, gateway: "203.0.113.254")
     net.learn(bridge, vm1MAC, on: vm1)
     net.learn(bridge, vm2MAC, on: vm2)
     net.arp(router, "10.0.0.1", vm1MAC)
     net.arp(router, "10.0.0.2", vm2MAC)
-    net.arp(router, "192.0.2.254", gatewayMAC)
+    net.arp(router, "203.0.113.254", gatewayMAC)
   }
 }
 
@@ -84,11 +84,11 @@ struct NATTests {
     let binding = try #require(bindings(out).first)
     let port = binding.forward.port
     #expect((30_000...30_999).contains(port))
-    #expect(binding.forward.address == ip("192.0.2.1"))
+    #expect(binding.forward.address == ip("203.0.113.1"))
     #expect(
       out.actions == [
         .setEthernetSource(mac(uplinkMAC)), .setEthernetDestination(mac(gatewayMAC)),
-        .setNetworkSource(ip("192.0.2.1")), .setTransportSource(port), .decrementTTL,
+        .setNetworkSource(ip("203.0.113.1")), .setTransportSource(port), .decrementTTL,
         .output(port: edge.uplink),
       ])
     view.apply(out.stateChanges)
@@ -102,7 +102,7 @@ struct NATTests {
 
     let reply = simulator.simulate(
       Frame.udp(
-        from: internetMAC, to: uplinkMAC, "198.51.100.7", "192.0.2.1", sport: 53, dport: port),
+        from: internetMAC, to: uplinkMAC, "198.51.100.7", "203.0.113.1", sport: 53, dport: port),
       ingress: edge.uplink, view: view)
     #expect(reply.outputPorts == [edge.vm2])
     #expect(reply.actions.contains(.setNetworkDestination(ip("10.0.0.2"))))
@@ -111,7 +111,7 @@ struct NATTests {
     // Without the binding the reply is for the router itself.
     let stray = simulator.simulate(
       Frame.udp(
-        from: internetMAC, to: uplinkMAC, "198.51.100.7", "192.0.2.1", sport: 53, dport: port),
+        from: internetMAC, to: uplinkMAC, "198.51.100.7", "203.0.113.1", sport: 53, dport: port),
       ingress: edge.uplink, view: edge.net.view)
     #expect(stray.dropReason == .routerLocal(router: edge.router))
   }
@@ -145,7 +145,7 @@ struct NATTests {
     view.apply(out.stateChanges)
     let reply = simulator.simulate(
       Frame.icmp(
-        from: internetMAC, to: uplinkMAC, "198.51.100.7", "192.0.2.1", type: .echoReply,
+        from: internetMAC, to: uplinkMAC, "198.51.100.7", "203.0.113.1", type: .echoReply,
         id: binding.forward.port),
       ingress: edge.uplink, view: view)
     #expect(reply.outputPorts == [edge.vm2])
@@ -161,7 +161,7 @@ struct NATTests {
     // Internet → floating IP: DNAT to the fixed address.
     let inbound = simulator.simulate(
       Frame.tcp(
-        from: internetMAC, to: uplinkMAC, "198.51.100.7", "192.0.2.100", sport: 5555, dport: 80),
+        from: internetMAC, to: uplinkMAC, "198.51.100.7", "203.0.113.100", sport: 5555, dport: 80),
       ingress: edge.uplink, view: view)
     #expect(inbound.outputPorts == [edge.vm1])
     #expect(inbound.actions.contains(.setNetworkDestination(ip("10.0.0.1"))))
@@ -176,7 +176,7 @@ struct NATTests {
         flags: [.syn, .ack]),
       ingress: edge.vm1, view: view)
     #expect(reply.outputPorts == [edge.uplink])
-    #expect(reply.actions.contains(.setNetworkSource(ip("192.0.2.100"))))
+    #expect(reply.actions.contains(.setNetworkSource(ip("203.0.113.100"))))
     #expect(bindings(reply).isEmpty)
 
     // A connection the VM opens leaves from the floating IP too (static SNAT,
@@ -185,12 +185,12 @@ struct NATTests {
       Frame.tcp(
         from: vm1MAC, to: routerMAC, "10.0.0.1", "198.51.100.7", sport: 41_000, dport: 443),
       ingress: edge.vm1, view: view)
-    #expect(outbound.actions.contains(.setNetworkSource(ip("192.0.2.100"))))
+    #expect(outbound.actions.contains(.setNetworkSource(ip("203.0.113.100"))))
     #expect(!outbound.actions.contains(.setTransportSource(41_000)))
     view.apply(outbound.stateChanges)
     let back = simulator.simulate(
       Frame.tcp(
-        from: internetMAC, to: uplinkMAC, "198.51.100.7", "192.0.2.100", sport: 443,
+        from: internetMAC, to: uplinkMAC, "198.51.100.7", "203.0.113.100", sport: 443,
         dport: 41_000, flags: [.syn, .ack]),
       ingress: edge.uplink, view: view)
     #expect(back.outputPorts == [edge.vm1])

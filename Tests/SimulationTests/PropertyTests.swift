@@ -32,7 +32,7 @@ private func randomTopology(_ rng: inout SeededGenerator) -> (Net, ports: [ID], 
   }
   let actions: [RuleAction] = [
     .accept, .drop, .reject, .continue, .return,
-    .snat(targets: [NatTarget(address: tip("192.0.2.1"))]),
+    .snat(targets: [NatTarget(address: tip("203.0.113.1"))]),
     .dnat(targets: [NatTarget(address: tip("10.0.0.5"))]),
     .reverseSNAT, .reverseDNAT,
   ]

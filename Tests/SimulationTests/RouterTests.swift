@@ -111,10 +111,11 @@ struct RouterTests {
     var net = Net()
     let router = net.router("edge")
     let uplink = net.routerPort(
-      "uplink", on: router, address: "192.0.2.1", subnet: "192.0.2.0/24", mac: rp1MAC,
+      "uplink", on: router, address: "203.0.113.1", subnet: "203.0.113.0/24", mac: rp1MAC,
       exterior: true)
     let result = simulator.simulate(
-      Frame.arpRequest(from: "02:aa:00:00:00:01", "192.0.2.7", for: "192.0.2.1"), ingress: uplink,
+      Frame.arpRequest(from: "02:aa:00:00:00:01", "203.0.113.7", for: "203.0.113.1"),
+      ingress: uplink,
       view: net.view)
     #expect(result.verdict == .consumed)
     let reply = try #require(result.generatedPackets.first)
@@ -124,7 +125,7 @@ struct RouterTests {
     #expect(arp.targetHardwareAddress == mac("02:aa:00:00:00:01"))
     #expect(
       result.stateChanges == [
-        .arpLearned(router: router, ip: ip("192.0.2.7"), mac: mac("02:aa:00:00:00:01"))
+        .arpLearned(router: router, ip: ip("203.0.113.7"), mac: mac("02:aa:00:00:00:01"))
       ])
 
     // Through a bridge: the bridge answers for the gateway address itself.
@@ -242,17 +243,17 @@ struct RouterTests {
       router: router, to: bridge, name: "r1-b1", address: "10.0.0.254", subnet: "10.0.0.0/24",
       mac: rp1MAC)
     let up1 = net.routerPort(
-      "up1", on: router, address: "192.0.2.1", subnet: "192.0.2.0/30", mac: "02:00:00:00:02:01",
+      "up1", on: router, address: "203.0.113.1", subnet: "203.0.113.0/30", mac: "02:00:00:00:02:01",
       exterior: true)
     let up2 = net.routerPort(
-      "up2", on: router, address: "192.0.2.5", subnet: "192.0.2.4/30", mac: "02:00:00:00:02:02",
+      "up2", on: router, address: "203.0.113.5", subnet: "203.0.113.4/30", mac: "02:00:00:00:02:02",
       exterior: true)
-    net.route("default-1", on: router, to: "0.0.0.0/0", via: up1, gateway: "192.0.2.2")
-    net.route("default-2", on: router, to: "0.0.0.0/0", via: up2, gateway: "192.0.2.6")
+    net.route("default-1", on: router, to: "0.0.0.0/0", via: up1, gateway: "203.0.113.2")
+    net.route("default-2", on: router, to: "0.0.0.0/0", via: up2, gateway: "203.0.113.6")
     net.route(
-      "default-backup", on: router, to: "0.0.0.0/0", via: up2, gateway: "192.0.2.6", weight: 900)
-    net.arp(router, "192.0.2.2", "02:00:00:00:03:01")
-    net.arp(router, "192.0.2.6", "02:00:00:00:03:02")
+      "default-backup", on: router, to: "0.0.0.0/0", via: up2, gateway: "203.0.113.6", weight: 900)
+    net.arp(router, "203.0.113.2", "02:00:00:00:03:01")
+    net.arp(router, "203.0.113.6", "02:00:00:00:03:02")
 
     func spread(_ view: SimulationView) -> [ID: Int] {
       var counts: [ID: Int] = [:]

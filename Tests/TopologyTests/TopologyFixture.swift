@@ -30,7 +30,7 @@ enum TopologyFixture {
     topology.insert(
       TunnelZone(
         id: zone, name: "default",
-        members: [host: TunnelZone.Endpoint(address: ip("192.0.2.1"), port: 6_677)]))
+        members: [host: TunnelZone.Endpoint(address: ip("203.0.113.1"), port: 6_677)]))
     topology.insert(
       Bridge(
         id: bridge, name: "front", inboundFilterId: chainIn, outboundFilterId: chainOut,

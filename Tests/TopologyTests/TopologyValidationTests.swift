@@ -24,7 +24,7 @@ struct Breakage: Sendable, CustomTestStringConvertible {
       $0.tunnelZones[F.zone]!.hostIds.append(F.nowhere)
     },
     make("TunnelZone.members", .tunnelZone, F.zone, "members") {
-      $0.tunnelZones[F.zone]!.members[F.nowhere] = .init(address: ip("192.0.2.9"), port: 1)
+      $0.tunnelZones[F.zone]!.members[F.nowhere] = .init(address: ip("203.0.113.9"), port: 1)
     },
     make("Bridge.inboundFilterId", .bridge, F.bridge, "inboundFilterId") {
       $0.bridges[F.bridge]!.inboundFilterId = F.nowhere
