@@ -14,7 +14,7 @@ import ZooKeeper
 /// node, held by a session the servers have not expired yet. Waiting up to
 /// about one session timeout lets that node vanish instead of failing the
 /// start. A node held by another live session after the wait is reported as
-/// ``NSDBStateError/Code/heldByAnotherSession``; the hook never fights for a
+/// ``NSDBError/Code/heldByAnotherSession``; the hook never fights for a
 /// node another session took meanwhile (it logs and forgets it).
 final class EphemeralNodes: Sendable {
   let client: ZooKeeperClient
@@ -61,7 +61,7 @@ final class EphemeralNodes: Sendable {
     } catch let error as ZooKeeperError where error.code == .noNode || error.code == .badVersion {
       return false
     } catch {
-      throw NSDBStateError.wrap(error, "cannot delete \(path)")
+      throw NSDBError.wrap(error, "cannot delete \(path)")
     }
   }
 
@@ -99,7 +99,7 @@ final class EphemeralNodes: Sendable {
           do {
             try await client.createPath(Self.parent(of: path))
           } catch {
-            throw NSDBStateError.wrap(error, "cannot create the parents of \(path)")
+            throw NSDBError.wrap(error, "cannot create the parents of \(path)")
           }
         case .outcomeUnknown, .connectionLoss, .operationTimeout:
           // The next round sees our node (adopt) or creates it.
@@ -107,18 +107,18 @@ final class EphemeralNodes: Sendable {
         case .nodeExists:
           if try await adopt(path, data: data) { return }
           guard ContinuousClock.now < deadline else {
-            throw NSDBStateError(
+            throw NSDBError(
               .heldByAnotherSession, "\(path) is held by another ZooKeeper session")
           }
           try await Task.sleep(for: .milliseconds(100))
         default:
-          throw NSDBStateError.wrap(error, "cannot create \(path)")
+          throw NSDBError.wrap(error, "cannot create \(path)")
         }
       } catch {
-        throw NSDBStateError.wrap(error, "cannot create \(path)")
+        throw NSDBError.wrap(error, "cannot create \(path)")
       }
     }
-    throw NSDBStateError(.zookeeper, "gave up creating \(path)")
+    throw NSDBError(.zookeeper, "gave up creating \(path)")
   }
 
   /// If this session already holds `path`, brings its data up to date and

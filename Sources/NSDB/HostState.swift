@@ -27,7 +27,7 @@ public final class HostState: Sendable {
   ///
   /// `waitForStale` (default: twice the session timeout) is how long to wait
   /// for a previous incarnation's node to expire before failing with
-  /// ``NSDBStateError/Code/heldByAnotherSession``.
+  /// ``NSDBError/Code/heldByAnotherSession``.
   public func registerAlive(host: ID, waitForStale: Duration? = nil) async throws {
     let path = paths.hostAlive(host)
     try await ephemerals.assert(
@@ -46,7 +46,7 @@ public final class HostState: Sendable {
     do {
       return try await client.exists(paths.hostAlive(host)) != nil
     } catch {
-      throw NSDBStateError.wrap(error, "cannot read liveness of host \(host)")
+      throw NSDBError.wrap(error, "cannot read liveness of host \(host)")
     }
   }
 
@@ -60,7 +60,7 @@ public final class HostState: Sendable {
   /// whitespace or `/`, so the format needs no escaping.
   public func setInterfaces(host: ID, _ names: [String]) async throws {
     for name in names where name.isEmpty || name.contains(where: \.isWhitespace) {
-      throw NSDBStateError(.invalidArgument, "invalid interface name '\(name)'")
+      throw NSDBError(.invalidArgument, "invalid interface name '\(name)'")
     }
     let path = paths.hostInterfaces(host)
     let data = Array(names.joined(separator: "\n").utf8)
@@ -72,7 +72,7 @@ public final class HostState: Sendable {
         try await client.set(path, data: data)
       }
     } catch {
-      throw NSDBStateError.wrap(error, "cannot write interfaces of host \(host)")
+      throw NSDBError.wrap(error, "cannot write interfaces of host \(host)")
     }
   }
 
@@ -83,7 +83,7 @@ public final class HostState: Sendable {
     } catch let error as ZooKeeperError where error.code == .noNode {
       return []
     } catch {
-      throw NSDBStateError.wrap(error, "cannot read interfaces of host \(host)")
+      throw NSDBError.wrap(error, "cannot read interfaces of host \(host)")
     }
   }
 

@@ -160,7 +160,7 @@ extension LeaderElection {
       }
       return String(created.split(separator: "/").last ?? "")
     } catch {
-      throw NSDBStateError.wrap(error, "cannot join leader election \(path)")
+      throw NSDBError.wrap(error, "cannot join leader election \(path)")
     }
   }
 

@@ -142,7 +142,7 @@ public final class LeaderElection: Sendable {
     for await position in positions where position == .leader || position == .follower {
       return
     }
-    throw NSDBStateError(.closed, "the ZooKeeper client was closed while joining \(path)")
+    throw NSDBError(.closed, "the ZooKeeper client was closed while joining \(path)")
   }
 
   /// Deletes this candidate's node, handing leadership to the next one.
@@ -166,10 +166,10 @@ public final class LeaderElection: Sendable {
       } catch let error as ZooKeeperError where error.code == .noNode {
         continue  // the leader just left: read again
       } catch {
-        throw NSDBStateError.wrap(error, "cannot read the leader of \(path)")
+        throw NSDBError.wrap(error, "cannot read the leader of \(path)")
       }
     }
-    throw NSDBStateError(.zookeeper, "the leader of \(path) keeps changing")
+    throw NSDBError(.zookeeper, "the leader of \(path) keeps changing")
   }
 
   /// Candidate node names, lowest sequence (the leader) first.
@@ -180,7 +180,7 @@ public final class LeaderElection: Sendable {
     } catch let error as ZooKeeperError where error.code == .noNode {
       return []
     } catch {
-      throw NSDBStateError.wrap(error, "cannot list the candidates of \(path)")
+      throw NSDBError.wrap(error, "cannot list the candidates of \(path)")
     }
     return Self.ordered(names)
   }

@@ -20,6 +20,13 @@ public struct NSDBError: Error, CustomStringConvertible, Sendable {
     case outcomeUnknown
     /// Any other ZooKeeper failure.
     case zookeeper
+    /// A malformed argument (an interface name with spaces, say).
+    case invalidArgument
+    /// An ephemeral state node (a port's `active`, a host's `alive`) is held
+    /// by another live session.
+    case heldByAnotherSession
+    /// The ZooKeeper client was closed.
+    case closed
   }
 
   public var code: Code
@@ -36,6 +43,23 @@ public struct NSDBError: Error, CustomStringConvertible, Sendable {
     var text = "NSDB: \(message)"
     if let cause { text += ": \(cause)" }
     return text
+  }
+
+  /// Wraps an error of the state keys, tables and election: outcome unknown
+  /// and closed keep their meaning, everything else is a ZooKeeper failure.
+  static func wrap(_ error: any Error, _ what: String) -> NSDBError {
+    if let error = error as? NSDBError { return error }
+    guard let zk = error as? ZooKeeperError else {
+      return NSDBError(.zookeeper, what, cause: error)
+    }
+    switch zk.code {
+    case .outcomeUnknown:
+      return NSDBError(.outcomeUnknown, "\(what): outcome unknown, re-read", cause: zk)
+    case .closed:
+      return NSDBError(.closed, what, cause: zk)
+    default:
+      return NSDBError(.zookeeper, what, cause: zk)
+    }
   }
 
   /// Maps a ZooKeeper error met while doing `what`.

@@ -70,7 +70,7 @@ public final class PortState: Sendable {
   }
 
   /// Marks `port` served by `host` with `tunnelKey`. Fails with
-  /// ``NSDBStateError/Code/heldByAnotherSession`` if another session still
+  /// ``NSDBError/Code/heldByAnotherSession`` if another session still
   /// serves it after `waitForStale` (default: do not wait — a port moves
   /// between hosts by the old one deactivating or dying, not by stealing).
   public func activate(
@@ -101,10 +101,10 @@ public final class PortState: Sendable {
     } catch let error as ZooKeeperError where error.code == .noNode {
       return nil
     } catch {
-      throw NSDBStateError.wrap(error, "cannot read \(path)")
+      throw NSDBError.wrap(error, "cannot read \(path)")
     }
     guard let activation = PortActivation(decoding: data) else {
-      throw NSDBStateError(.corrupt, "\(path) holds \(data.count) undecodable bytes")
+      throw NSDBError(.corrupt, "\(path) holds \(data.count) undecodable bytes")
     }
     return activation
   }

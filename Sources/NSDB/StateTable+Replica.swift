@@ -68,7 +68,7 @@ extension StateTable {
         }
         continuation.finish()
       } catch {
-        continuation.finish(throwing: NSDBStateError.wrap(error, "replica of \(path) failed"))
+        continuation.finish(throwing: NSDBError.wrap(error, "replica of \(path) failed"))
       }
     }
     continuation.onTermination = { _ in task.cancel() }

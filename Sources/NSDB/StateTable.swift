@@ -80,11 +80,11 @@ public final class StateTable: Sendable {
         created = try await client.create(prefix, mode: mode)
       }
     } catch {
-      throw NSDBStateError.wrap(error, "cannot add \(key) → \(value) to \(path)")
+      throw NSDBError.wrap(error, "cannot add \(key) → \(value) to \(path)")
     }
     let name = String(created.split(separator: "/").last ?? "")
     guard let entry = StateTableName.parse(name) else {
-      throw NSDBStateError(.corrupt, "ZooKeeper created an unparseable entry \(created)")
+      throw NSDBError(.corrupt, "ZooKeeper created an unparseable entry \(created)")
     }
     var meta = metadata
     meta["nsdb.key"] = "\(key)"
@@ -136,7 +136,7 @@ public final class StateTable: Sendable {
       } catch let error as ZooKeeperError where error.code == .noNode {
         continue
       } catch {
-        throw NSDBStateError.wrap(error, "cannot remove \(key) → \(value) from \(path)")
+        throw NSDBError.wrap(error, "cannot remove \(key) → \(value) from \(path)")
       }
     }
     var meta = metadata
@@ -155,7 +155,7 @@ public final class StateTable: Sendable {
     } catch let error as ZooKeeperError where error.code == .noNode {
       return []
     } catch {
-      throw NSDBStateError.wrap(error, "cannot read state table \(path)")
+      throw NSDBError.wrap(error, "cannot read state table \(path)")
     }
     return parse(names)
   }

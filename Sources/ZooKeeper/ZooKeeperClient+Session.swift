@@ -158,6 +158,29 @@ extension ZooKeeperClient {
     }
   }
 
+  /// Expires this client's own session, as if its host had been cut off,
+  /// and waits until the client runs on a new one (for tests and drills).
+  ///
+  /// One attempt of ``expireSession(_:connectString:timeout:)`` can lose a
+  /// race: attaching the second handle moves the session to it, and if this
+  /// client reconnects and takes the session back before the second handle's
+  /// close arrives, the server refuses the close ("session moved") and the
+  /// session survives. So this retries, up to `attempts` times.
+  public func forceExpiry(attempts: Int = 5, timeout: Duration = .seconds(10)) async throws {
+    let old = sessionID
+    for _ in 0..<attempts {
+      if let credentials, credentials.sessionID == old {
+        try await Self.expireSession(credentials, connectString: connectString, timeout: timeout)
+      }
+      let deadline = ContinuousClock.now + sessionTimeout * 2
+      while ContinuousClock.now < deadline {
+        if sessionID != old && isConnected { return }
+        try await Task.sleep(for: .milliseconds(20))
+      }
+    }
+    throw ZooKeeperError(.timedOut, "session \(old) could not be expired in \(attempts) attempts")
+  }
+
   /// Forces the servers to expire a session, as a lost host would: attaches a
   /// second handle to the session with its credentials, then closes it. The
   /// session's owner sees `expired` on its next contact. For tests and drills.

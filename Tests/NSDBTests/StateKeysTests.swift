@@ -60,7 +60,7 @@ struct StateKeysTests {
       try await HostState(client: impostor, paths: paths, logger: log)
         .registerAlive(host: host, waitForStale: .milliseconds(300))
       Issue.record("a second session took over a live host's alive node")
-    } catch let error as NSDBStateError {
+    } catch let error as NSDBError {
       #expect(error.code == .heldByAnotherSession)
     }
     await impostor.close()
@@ -92,7 +92,7 @@ struct StateKeysTests {
     do {
       try await stateB.activate(port: port, host: hostB, tunnelKey: 7)
       Issue.record("a second host activated a port served by another session")
-    } catch let error as NSDBStateError {
+    } catch let error as NSDBError {
       #expect(error.code == .heldByAnotherSession)
     }
     try await stateB.deactivate(port: port)
@@ -135,7 +135,7 @@ struct StateKeysTests {
       #expect(try await changes.next() == ["eth0", "veth-a.10"])
       try await state.setInterfaces(host: host, ["eth1"])
       #expect(try await changes.next() == ["eth1"])
-      await #expect(throws: NSDBStateError.self) {
+      await #expect(throws: NSDBError.self) {
         try await state.setInterfaces(host: host, ["bad name"])
       }
       try await client.deleteRecursively(paths.root)
