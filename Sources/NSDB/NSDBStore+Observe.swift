@@ -41,28 +41,39 @@ extension NSDBStore {
       }
       var followed: [ID: Task<Void, Never>] = [:]
       defer { for task in followed.values { task.cancel() } }
+      /// What the first, bulk read delivered: a follower's first value equal
+      /// to it is not delivered twice.
+      var initial: [ID: T] = [:]
       do {
         for try await listing in client.watchChildren(directory) {
           let ids = Set((listing.children ?? []).compactMap(ID.init))
-          if tracker.start(ids) && ids.isEmpty { continuation.yield(.ready) }
+          if tracker.start([]) {
+            // Cold start: read every object at once (256 in flight), deliver
+            // them and `.ready`, then arm one watch per object behind it.
+            initial = try await bulkRead(T.self, ids, into: continuation)
+            continuation.yield(.ready)
+          }
           for (id, task) in followed where task.isCancelled { followed.removeValue(forKey: id) }
           for id in ids where followed[id] == nil {
+            let known = initial.removeValue(forKey: id)
             followed[id] = Task {
+              var seen = known
               do {
                 for try await update in self.observe(T.self, id) {
                   switch update {
-                  case .value(let value): continuation.yield(.updated(value))
+                  case .value(let value):
+                    if value != seen { continuation.yield(.updated(value)) }
+                    seen = nil
                   case .deleted: continuation.yield(.deleted(id))
                   }
                   delivered(id)
                 }
               } catch let error as NSDBError where error.code == .notFound {
-                delivered(id)
+                if known != nil { continuation.yield(.deleted(id)) }
               } catch let error as NSDBError {
                 continuation.yield(.failed(id, error))
-                delivered(id)
               } catch {
-                delivered(id)
+                return
               }
             }
           }
@@ -78,6 +89,45 @@ extension NSDBStore {
     }
     continuation.onTermination = { _ in task.cancel() }
     return stream
+  }
+}
+
+extension NSDBStore {
+  /// Reads `ids` concurrently and delivers each as `.updated` (or `.failed`);
+  /// returns what it delivered.
+  func bulkRead<T: WireCodable>(
+    _ type: T.Type, _ ids: Set<ID>,
+    into continuation: AsyncThrowingStream<ModelEvent<T>, any Error>.Continuation
+  ) async throws -> [ID: T] {
+    let order = Array(ids)
+    return try await withThrowingTaskGroup(of: (ID, T?).self) { group in
+      var next = 0
+      var values: [ID: T] = [:]
+      func schedule() {
+        guard next < order.count else { return }
+        let id = order[next]
+        next += 1
+        group.addTask {
+          do {
+            return (id, try await self.get(T.self, id))
+          } catch let error as NSDBError where error.code == .notFound {
+            return (id, nil)
+          } catch let error as NSDBError where error.code == .corrupt {
+            continuation.yield(.failed(id, error))
+            return (id, nil)
+          }
+        }
+      }
+      for _ in 0..<256 { schedule() }
+      while let (id, value) = try await group.next() {
+        if let value {
+          values[id] = value
+          continuation.yield(.updated(value))
+        }
+        schedule()
+      }
+      return values
+    }
   }
 }
 
