@@ -97,16 +97,21 @@ let package = Package(
         "TopologyFile", "Topology", "NSDB", "Simulation", "Packets", "MidgeTestSupport",
       ],
       swiftSettings: strict),
-    .testTarget(name: "LZ4Tests", dependencies: ["LZ4"], swiftSettings: strict),
-    .testTarget(name: "PacketsTests", dependencies: ["Packets"], swiftSettings: strict),
+    .testTarget(
+      name: "LZ4Tests", dependencies: ["LZ4", "MidgeTestSupport"], swiftSettings: strict),
+    .testTarget(
+      name: "PacketsTests", dependencies: ["Packets", "MidgeTestSupport"], swiftSettings: strict),
     .testTarget(
       name: "TopologyTests",
-      dependencies: ["Topology", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      dependencies: [
+        "Topology", "MidgeTestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
       swiftSettings: strict),
     .testTarget(
       name: "SimulationTests", dependencies: ["Simulation", "Topology", "Packets"],
       swiftSettings: strict),
     .testTarget(
-      name: "DatapathTests", dependencies: ["Datapath", "Packets"], swiftSettings: strict),
+      name: "DatapathTests", dependencies: ["Datapath", "Packets", "MidgeTestSupport"],
+      swiftSettings: strict),
   ]
 )

@@ -9,6 +9,12 @@ public enum NodeState: Sendable, Hashable {
     if case .present(let node) = self { return node.data }
     return nil
   }
+
+  /// Creation, then change order of this state (nil when absent).
+  var order: (Int64, Int64)? {
+    if case .present(let node) = self { return (node.stat.czxid, node.stat.mzxid) }
+    return nil
+  }
 }
 
 /// A node's children as a watch sees them: the node absent, or its children.
@@ -18,6 +24,12 @@ public enum ChildrenState: Sendable, Hashable {
 
   public var children: [String]? {
     if case .present(let node) = self { return node.children }
+    return nil
+  }
+
+  /// Creation, then children-change order of this state (nil when absent).
+  var order: (Int64, Int64)? {
+    if case .present(let node) = self { return (node.stat.czxid, node.stat.pzxid) }
     return nil
   }
 }
@@ -58,14 +70,7 @@ extension ZooKeeperClient {
         return .absent
       }
     } isNewer: { new, old in
-      switch (new, old) {
-      case (_, nil): return true
-      case (.absent, .absent?): return false
-      case (.present(let n), .present(let o)?):
-        if n.stat.czxid != o.stat.czxid { return n.stat.czxid > o.stat.czxid }
-        return n.stat.mzxid > o.stat.mzxid
-      default: return true
-      }
+      Self.isNewer(new.order, than: old.map(\.order))
     }
   }
 
@@ -79,14 +84,19 @@ extension ZooKeeperClient {
         return .absent
       }
     } isNewer: { new, old in
-      switch (new, old) {
-      case (_, nil): return true
-      case (.absent, .absent?): return false
-      case (.present(let n), .present(let o)?):
-        if n.stat.czxid != o.stat.czxid { return n.stat.czxid > o.stat.czxid }
-        return n.stat.pzxid > o.stat.pzxid
-      default: return true
-      }
+      Self.isNewer(new.order, than: old.map(\.order))
+    }
+  }
+
+  /// Whether a read ordered by (czxid, zxid) — nil for an absent node — is
+  /// newer than the last delivered one (`old` nil: nothing delivered yet).
+  /// A later incarnation of the node (higher czxid) is always newer.
+  static func isNewer(_ new: (Int64, Int64)?, than old: (Int64, Int64)??) -> Bool {
+    guard let old else { return true }
+    switch (new, old) {
+    case (nil, nil): return false
+    case (let n?, let o?): return n.0 != o.0 ? n.0 > o.0 : n.1 > o.1
+    default: return true
     }
   }
 

@@ -1,4 +1,5 @@
 import Datapath
+import MidgeTestSupport
 import Packets
 import Testing
 

@@ -1,23 +1,6 @@
 import Datapath
+import MidgeTestSupport
 import Packets
-
-/// A small, seeded, reproducible generator (SplitMix64), so random tests are bounded
-/// and a failure can be replayed from its seed.
-struct SplitMix64: RandomNumberGenerator {
-  private var state: UInt64
-
-  init(seed: UInt64) {
-    state = seed
-  }
-
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476C_E5E4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
 
 /// Matches and frames shared by the tests.
 enum Fixture {

@@ -144,6 +144,13 @@ public final class ZooKeeperServer: Sendable {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/bash")
     process.arguments = [opsZK] + arguments
+    // Empty container nodes are reaped every 250 ms instead of every minute,
+    // so tests can check that behaviour.
+    var environment = ProcessInfo.processInfo.environment
+    environment["MIDGE_ZK_JAVA_OPTS"] =
+      (environment["MIDGE_ZK_JAVA_OPTS"].map { $0 + " " } ?? "")
+      + "-Dznode.container.checkIntervalMs=250"
+    process.environment = environment
     let stdout = Pipe()
     let stderr = Pipe()
     process.standardOutput = stdout

@@ -1,3 +1,4 @@
+import MidgeTestSupport
 import Packets
 import Testing
 

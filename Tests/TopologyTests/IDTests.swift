@@ -1,3 +1,4 @@
+import MidgeTestSupport
 import Testing
 
 @testable import Topology

@@ -74,13 +74,22 @@ struct ClientTests {
     #expect(listing.children == ["a", "b", "seq-0000000000", "seq-0000000001"])
     #expect(listing.stat.numChildren == 4)
 
+    // A container outlives creation while empty, and the server removes it
+    // once its last child is gone (the harness reaps every 250 ms); a
+    // persistent node in the same situation stays.
     let container = root + "/container"
+    let persistent = root + "/persistent"
     try await client.create(container, mode: .container)
-    try await client.create(container + "/x")
-    try await client.delete(container + "/x")
-    // The server removes an empty container on its own (checked every
-    // znode.container.checkIntervalMs, one minute by default): only check the mode took.
-    #expect(try await client.exists(container) != nil || true)
+    try await client.create(persistent)
+    for parent in [container, persistent] {
+      try await client.create(parent + "/x")
+      try await client.delete(parent + "/x")
+    }
+    let reaped = try await eventually(timeout: .seconds(10)) {
+      try await client.exists(container) == nil
+    }
+    #expect(reaped, "the empty container was not removed")
+    #expect(try await client.exists(persistent) != nil)
     try await client.deleteRecursively(root)
     #expect(try await client.exists(root) == nil)
   }

@@ -40,3 +40,20 @@ struct ErrorMappingTests {
     }
   }
 }
+
+@Suite("Watch ordering")
+struct WatchOrderingTests {
+  @Test("a watch delivers newer states only: by incarnation, then by change")
+  func ordering() {
+    #expect(ZooKeeperClient.isNewer(nil, than: .none))
+    #expect(ZooKeeperClient.isNewer((5, 9), than: .none))
+    #expect(!ZooKeeperClient.isNewer(nil, than: .some(nil)))
+    #expect(ZooKeeperClient.isNewer((5, 9), than: .some(nil)))
+    #expect(ZooKeeperClient.isNewer(nil, than: .some((5, 9))))
+    #expect(ZooKeeperClient.isNewer((5, 10), than: .some((5, 9))))
+    #expect(!ZooKeeperClient.isNewer((5, 9), than: .some((5, 9))))
+    #expect(!ZooKeeperClient.isNewer((5, 8), than: .some((5, 9))))
+    #expect(ZooKeeperClient.isNewer((7, 7), than: .some((5, 9))))
+    #expect(!ZooKeeperClient.isNewer((4, 20), than: .some((5, 9))))
+  }
+}
