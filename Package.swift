@@ -131,6 +131,13 @@ let package = Package(
       name: "SimulationTests", dependencies: ["Simulation", "Topology", "Packets"],
       swiftSettings: strict),
     .testTarget(
+      name: "AgentTests",
+      dependencies: [
+        "Agent", "Datapath", "Packets", "Simulation", "NSDB", "Topology", "TopologyFile",
+        "ZooKeeper", "MidgeTestSupport", log,
+      ],
+      swiftSettings: strict),
+    .testTarget(
       name: "DatapathTests", dependencies: ["Datapath", "Packets", "MidgeTestSupport"],
       swiftSettings: strict),
   ]
