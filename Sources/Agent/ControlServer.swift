@@ -142,7 +142,7 @@ public final class ControlServer: Sendable {
   }
 
   /// Parses "GET /path?a=b&c=d HTTP/1.x".
-  static func parse(_ text: String) -> ControlRequest? {
+  public static func parse(_ text: String) -> ControlRequest? {
     guard let line = text.split(whereSeparator: \.isNewline).first else { return nil }
     let parts = line.split(separator: " ")
     guard parts.count >= 2, parts[0] == "GET" else { return nil }
