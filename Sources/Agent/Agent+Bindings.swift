@@ -101,18 +101,63 @@ extension Agent {
 
   /// Removes from the NSDB and the view the MACs this agent learned on `port`.
   func withdrawLearnedMACs(on port: ID) {
-    guard let macs = learnedMACs.removeValue(forKey: port) else { return }
+    withdraw(learnedMACs.keys.filter { $0.port == port })
+  }
+
+  /// Withdraws learned MAC entries: from the view (invalidating what used them) and,
+  /// through the writer, from the bridge's MAC table.
+  func withdraw(_ entries: [LearnedMAC]) {
     var tags: [Simulation.FlowTag] = []
-    for (bridge, table) in writableMACTables {
-      for mac in macs {
-        let key = MACTableKey(
-          bridge: bridge, vlan: 0, mac: .init(rawValue: mac.value))
-        guard view.macTable[key] == port else { continue }
-        view.macTable[key] = nil
-        tags.append(.bridgeMAC(bridge: bridge, vlan: 0, mac: key.mac))
-        writer?.enqueue("forget mac \(mac)") { _ = try await table.remove(mac, port) }
+    for entry in entries {
+      learnedMACs[entry] = nil
+      let key = MACTableKey(bridge: entry.bridge, vlan: 0, mac: .init(rawValue: entry.mac.value))
+      guard view.macTable[key] == entry.port else { continue }
+      view.macTable[key] = nil
+      tags.append(.bridgeMAC(bridge: entry.bridge, vlan: 0, mac: key.mac))
+      let table = writableMACTable(entry.bridge)
+      writer?.enqueue("forget mac \(entry.mac)") {
+        _ = try await table.remove(entry.mac, entry.port)
       }
     }
     invalidate(tags)
+  }
+
+  /// Every `macRetention / 2`: MACs still used by a flow (its source, entering the port
+  /// it was learned on) are kept fresh; the others are withdrawn once unused for
+  /// `macRetention`. A dump of the datapath answers which are in use, so the entry lives
+  /// exactly as long as traffic that the datapath alone carries needs it.
+  func sweepLearnedMACs() async {
+    guard !learnedMACs.isEmpty, !sweepingMACs, let datapath else { return }
+    sweepingMACs = true
+    defer { sweepingMACs = false }
+    let flows = await datapath.dump()
+    var inUse = Set<LearnedMAC>()
+    let byPortAndMAC = Dictionary(
+      learnedMACs.keys.map { (PortMAC(port: $0.port, mac: $0.mac.value), $0) },
+      uniquingKeysWith: { first, _ in first })
+    for flow in flows {
+      guard let port = portIDs[flow.entry.match.ingressPort] else { continue }
+      let key = PortMAC(port: port, mac: flow.entry.match.ethernetSource.rawValue)
+      if let entry = byPortAndMAC[key] { inUse.insert(entry) }
+    }
+    let now = ContinuousClock.now
+    let retention = Duration.milliseconds(configuration.macRetention * 1000)
+    var expired: [LearnedMAC] = []
+    for (entry, lastUsed) in learnedMACs {
+      if inUse.contains(entry) {
+        learnedMACs[entry] = now
+      } else if now - lastUsed > retention {
+        expired.append(entry)
+      }
+    }
+    if !expired.isEmpty {
+      logger.debug("withdrawing unused learned MACs", metadata: ["agent.macs": "\(expired.count)"])
+      withdraw(expired)
+    }
+  }
+
+  struct PortMAC: Hashable {
+    var port: ID
+    var mac: UInt64
   }
 }

@@ -226,7 +226,12 @@ extension Agent {
     case .topology(let change): applyTopology(change)
     case .topologyReady(let type):
       readyTypes.insert(type)
-      if readyTypes.count == ModelType.allCases.count { reconcileBindings(force: true) }
+      if readyTypes.count == ModelType.allCases.count {
+        reconcileBindings(force: true)
+        let deferred = deferredWatches
+        deferredWatches = []
+        for key in deferred { watch(key) }
+      }
     case .topologyCorrupt(let type, let id, let reason):
       logger.info(
         "skipping an undecodable topology object",
@@ -270,6 +275,10 @@ extension Agent {
       if readyTypes.count == ModelType.allCases.count { reconcileBindings(force: false) }
     }
     expirePending(now)
+    if now - lastMACSweep >= .milliseconds(configuration.macRetention * 500) {
+      lastMACSweep = now
+      Task { await self.sweepLearnedMACs() }
+    }
   }
 }
 

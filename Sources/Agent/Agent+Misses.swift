@@ -100,7 +100,7 @@ extension Agent {
         guard vlan == 0, attached[port] != nil else { continue }
         let table = writableMACTable(bridge)
         let value = Topology.MACAddress(mac.rawValue)
-        learnedMACs[port, default: []].insert(value)
+        learnedMACs[LearnedMAC(bridge: bridge, port: port, mac: value)] = .now
         writer?.enqueue("learn mac \(mac)") { try await table.add(value, port) }
       case .arpLearned(let router, let ip, let mac):
         let key = DeviceIPKey(device: router, ip: ip)

@@ -124,7 +124,7 @@ extension Agent {
       guard view.macTable[key] != table[mac] else { continue }
       if let port = table[mac] {
         view.macTable[key] = port
-      } else if learnedMACs.values.contains(where: { $0.contains(mac) }) == false {
+      } else if !learnedMACs.keys.contains(where: { $0.bridge == bridge && $0.mac == mac }) {
         view.macTable[key] = nil
       }
       tags.append(.bridgeMAC(bridge: bridge, vlan: 0, mac: key.mac))
@@ -163,7 +163,15 @@ extension Agent {
   // MARK: Watches
 
   func watch(_ key: WatchKey) {
-    guard watches[key] == nil, let client, let store, let portState, let hostState else { return }
+    guard watches[key] == nil else { return }
+    // During the cold start, per-port and per-host watches wait until every type is
+    // loaded: their first reads would compete with the bulk reads the agent waits for.
+    // Until then no port counts as active, so no flow is built on missing activity.
+    guard readyTypes.count == ModelType.allCases.count else {
+      deferredWatches.insert(key)
+      return
+    }
+    guard let client, let store, let portState, let hostState else { return }
     let events = events
     let logger = logger
     let paths = store.paths
@@ -221,6 +229,7 @@ extension Agent {
   }
 
   func unwatch(_ key: WatchKey) {
+    deferredWatches.remove(key)
     watches.removeValue(forKey: key)?.cancel()
     if case .active(let port) = key { applyActivation(port, nil) }
   }

@@ -93,11 +93,22 @@ public actor Agent {
   /// The tables this agent writes to (kept so they re-assert after a session expiry).
   var writableMACTables: [ID: MACTable] = [:]
   var writableARPTables: [ID: ARPTable] = [:]
-  /// MACs this agent learned and wrote, to withdraw when their port goes.
-  var learnedMACs: [ID: Set<Topology.MACAddress>] = [:]
+  /// MACs this agent learned and wrote, and when a flow last used each: withdrawn when
+  /// their port goes, or `macRetention` after the last flow from them ended.
+  var learnedMACs: [LearnedMAC: ContinuousClock.Instant] = [:]
+  var lastMACSweep = ContinuousClock.now
+  var sweepingMACs = false
+
+  struct LearnedMAC: Hashable {
+    var bridge: ID
+    var port: ID
+    var mac: Topology.MACAddress
+  }
 
   /// Watches per object (port activity, host liveness, state tables).
   var watches: [WatchKey: Task<Void, Never>] = [:]
+  /// Watches asked for before the topology was loaded; armed once it is.
+  var deferredWatches = Set<WatchKey>()
 
   /// Local ports: port id → attachment.
   var attached: [ID: Attachment] = [:]

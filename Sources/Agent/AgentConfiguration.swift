@@ -39,6 +39,9 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
   public var pendingTimeout: Double = 3
   /// Seconds between checks for bound interfaces that appeared.
   public var interfacePollInterval: Double = 0.5
+  /// Seconds a MAC this host learned stays in the bridge's MAC table after the last flow
+  /// from it ended.
+  public var macRetention: Double = 30
 
   public init() {}
 
@@ -63,6 +66,7 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
     flowCapacity = try value(.flowCapacity, defaults.flowCapacity)
     pendingTimeout = try value(.pendingTimeout, defaults.pendingTimeout)
     interfacePollInterval = try value(.interfacePollInterval, defaults.interfacePollInterval)
+    macRetention = try value(.macRetention, defaults.macRetention)
   }
 
   /// Parses a YAML configuration; unknown keys are errors (a typo must not silently
@@ -112,7 +116,8 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
         throw AgentError(.configuration, "'\(address)' is not ADDRESS:PORT")
       }
     }
-    guard flowIdleTimeout > 0, pendingTimeout > 0, interfacePollInterval > 0 else {
+    guard flowIdleTimeout > 0, pendingTimeout > 0, interfacePollInterval > 0, macRetention > 0
+    else {
       throw AgentError(.configuration, "timeouts and intervals must be positive")
     }
     guard flowCapacity > 0 else { throw AgentError(.configuration, "flowCapacity must be > 0") }
@@ -144,6 +149,6 @@ extension AgentConfiguration {
   enum CodingKeys: String, CodingKey, CaseIterable {
     case zookeeper, root, sessionTimeout, hostName, hostIdFile, tunnelZone, tunnelAddress
     case tunnelPort, logLevel, controlAddress, metricsAddress, flowIdleTimeout, flowCapacity
-    case pendingTimeout, interfacePollInterval
+    case pendingTimeout, interfacePollInterval, macRetention
   }
 }

@@ -10,7 +10,7 @@ extension PacketLoop {
       mailbox.removeAll(keepingCapacity: true)
       return taken
     }
-    pending.subtract(commands.count, ordering: .relaxed)
+    pending.subtract(commands.count, ordering: .acquiringAndReleasing)
     let now = DatapathClock.now()
     for command in commands {
       apply(command, now: now)

@@ -48,7 +48,7 @@ extension NSDBStore {
         for try await listing in client.watchChildren(directory) {
           let ids = Set((listing.children ?? []).compactMap(ID.init))
           if tracker.start([]) {
-            // Cold start: read every object at once (256 in flight), deliver
+            // Cold start: read every object at once (1,024 in flight), deliver
             // them and `.ready`, then arm one watch per object behind it.
             initial = try await bulkRead(T.self, ids, into: continuation)
             continuation.yield(.ready)
@@ -118,7 +118,7 @@ extension NSDBStore {
           }
         }
       }
-      for _ in 0..<256 { schedule() }
+      for _ in 0..<1024 { schedule() }
       while let (id, value) = try await group.next() {
         if let value {
           values[id] = value

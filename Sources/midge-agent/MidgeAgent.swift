@@ -26,6 +26,7 @@ struct MidgeAgent: AsyncParsableCommand {
   @Option(help: "The control API address (ADDRESS:PORT, loopback).") var controlAddress: String?
   @Option(help: "A separate /metrics address (ADDRESS:PORT).") var metricsAddress: String?
   @Option(help: "Seconds an unused flow lives.") var flowIdleTimeout: Double?
+  @Option(help: "Seconds a learned MAC outlives its last flow.") var macRetention: Double?
 
   func run() async throws {
     var settings = AgentConfiguration()
@@ -52,6 +53,7 @@ struct MidgeAgent: AsyncParsableCommand {
       if let controlAddress { settings.controlAddress = controlAddress }
       if let metricsAddress { settings.metricsAddress = metricsAddress }
       if let flowIdleTimeout { settings.flowIdleTimeout = flowIdleTimeout }
+      if let macRetention { settings.macRetention = macRetention }
       try settings.validate()
     } catch let error as AgentError {
       throw ValidationError(error.description)

@@ -101,7 +101,9 @@ struct BenchAgent: AsyncParsableCommand {
       let chain = Chain(id: ID(name: "Chain/bench-\(suffix)"), name: "bench-\(suffix)")
       let rule = Rule(id: ID(name: "Rule/bench-\(suffix)/0"), chainId: chain.id, action: .accept)
       let bridge = Bridge(id: ID(name: "Bridge/bench-\(suffix)"), name: "bench-\(suffix)")
-      let hosts = (0..<count).map { Host(id: ID(name: "Host/bench-\(suffix)-\($0)"), name: "bench-\(suffix)-\($0)") }
+      let hosts = (0..<count).map {
+        Host(id: ID(name: "Host/bench-\(suffix)-\($0)"), name: "bench-\(suffix)-\($0)")
+      }
       try await store.transaction { tx in
         for host in hosts { try await tx.create(host) }
         try await tx.create(chain)
@@ -217,7 +219,9 @@ struct BenchAgent: AsyncParsableCommand {
         await agent.stop()
         guard ready else { throw CommandError("the cold-start agent never got ready") }
         times.append(elapsed)
-        print("cold start \(trial + 1): \(objects) objects (\(bridges * perBridge) ports), ready in \(percentiles([elapsed]).p50)")
+        print(
+          "cold start \(trial + 1): \(objects) objects (\(bridges * perBridge) ports), ready in \(percentiles([elapsed]).p50)"
+        )
       }
       print("cold start to ready, \(bridges * perBridge) ports: median \(percentiles(times).p50)")
     }

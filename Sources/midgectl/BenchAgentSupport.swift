@@ -73,7 +73,8 @@ func benchFrame(
   (try? PacketBuilder.udp(
     ethernet: EthernetHeader(destination: destinationMAC, source: sourceMAC),
     ipv4: IPv4Header(source: source, destination: destination),
-    sourcePort: sourcePort, destinationPort: destinationPort, payload: Array(repeating: 0x5A, count: 18))) ?? []
+    sourcePort: sourcePort, destinationPort: destinationPort,
+    payload: Array(repeating: 0x5A, count: 18))) ?? []
 }
 
 /// p50 and p99 of `samples`, in milliseconds with two decimals.

@@ -48,9 +48,15 @@ final class AgentWorld: @unchecked Sendable {
     return executable.deletingLastPathComponent().appendingPathComponent("midge-agent").path
   }
 
-  init(zookeeper: ZooKeeperServer, sessionTimeout: Double = 2) throws {
+  /// More `midge-agent` flags for every agent.
+  let agentArguments: [String]
+
+  init(
+    zookeeper: ZooKeeperServer, sessionTimeout: Double = 2, agentArguments: [String] = []
+  ) throws {
     self.zookeeper = zookeeper
     self.sessionTimeout = sessionTimeout
+    self.agentArguments = agentArguments
     suffix = String(UInt32.random(in: 0x1000_0000...0xFFFF_FFFF), radix: 16)
     root = "/midge-e2e-\(suffix)"
     directory = NSTemporaryDirectory() + "midge-e2e-\(suffix)"
@@ -122,7 +128,7 @@ final class AgentWorld: @unchecked Sendable {
         agent.host, "--host-id-file", directory + "/\(agent.host).id", "--tunnel-port",
         "\(agent.tunnelPort)", "--control-address", "127.0.0.1:\(agent.controlPort)",
         "--session-timeout", "\(sessionTimeout)", "--log-level", "info",
-      ], output: agent.log + (index < agents.count ? "" : ""))
+      ] + agentArguments, output: agent.log)
   }
 
   /// Waits until agent `index` answers `/health` with ready (at most 20 s).
