@@ -54,6 +54,9 @@ let package = Package(
       name: "TopologyFile", dependencies: ["Topology", .product(name: "Yams", package: "Yams")],
       swiftSettings: strict),
     .target(name: "Simulation", dependencies: ["Topology", "Packets"], swiftSettings: strict),
+    .target(
+      name: "Kubernetes", dependencies: ["Topology", .product(name: "Yams", package: "Yams")],
+      swiftSettings: strict),
     .target(name: "CDatapath", path: "Sources/CDatapath"),
     .target(name: "Datapath", dependencies: ["Packets", "CDatapath", log], swiftSettings: strict),
 
@@ -62,6 +65,7 @@ let package = Package(
       name: "midgectl",
       dependencies: [
         "ZooKeeper", "LZ4", "NSDB", "Topology", "TopologyFile", "Simulation", "Packets", log,
+        "Kubernetes",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
@@ -96,6 +100,10 @@ let package = Package(
       dependencies: [
         "TopologyFile", "Topology", "NSDB", "Simulation", "Packets", "MidgeTestSupport",
       ],
+      swiftSettings: strict),
+    .testTarget(
+      name: "KubernetesTests",
+      dependencies: ["Kubernetes", "Topology", "TopologyFile", "Simulation", "Packets"],
       swiftSettings: strict),
     .testTarget(
       name: "LZ4Tests", dependencies: ["LZ4", "MidgeTestSupport"], swiftSettings: strict),
