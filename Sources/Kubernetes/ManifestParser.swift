@@ -13,11 +13,17 @@ public enum ManifestParser {
   public static func parse(_ text: String) throws(K8sErrors) -> K8sManifests {
     let reader = ManifestReader()
     var manifests = K8sManifests()
-    let documents: [Node]
+    // The sequence stops at a syntax error and keeps it aside: documents
+    // read up to there must not pass for the whole file.
+    var documents: [Node] = []
     do {
-      documents = Array(try Yams.compose_all(yaml: text))
+      var sequence = try Yams.compose_all(yaml: text)
+      while let node = sequence.next() { documents.append(node) }
+      if let error = sequence.error { throw error }
     } catch {
-      throw K8sErrors([K8sError(.invalidYAML, "not valid YAML", cause: "\(error)")])
+      throw K8sErrors([
+        K8sError(.invalidYAML, "not valid YAML", document: documents.count, cause: "\(error)")
+      ])
     }
     for (index, node) in documents.enumerated() {
       reader.document = index
