@@ -139,14 +139,15 @@ struct TranslationBuilder {
     let routerPortID = K8sNames.id(.port, routerPortName)
     let linkName = K8sNames.linkPort(namespace.name)
     let linkID = K8sNames.id(.port, linkName)
+    let routeID = ID(name: "Route/\(K8sNames.router)/connected/\(routerPortName)")
     snapshot.insert(
       Port(
-        id: routerPortID, device: .router(routerID), peerId: linkID, portAddress: gateway,
+        id: routerPortID, device: .router(routerID), routeIds: [routeID], peerId: linkID,
+        portAddress: gateway,
         portSubnet: subnet, portMAC: K8sNames.mac(routerPortID), name: routerPortName))
     snapshot.insert(Port(id: linkID, device: .bridge(bridgeID), peerId: routerPortID, name: linkName))
     bridge.portIds.append(linkID)
     snapshot.routers[routerID]?.portIds.append(routerPortID)
-    let routeID = ID(name: "Route/\(K8sNames.router)/connected/\(routerPortName)")
     snapshot.insert(
       Route(
         id: routeID, routerId: routerID, dstPrefix: subnet, nextHop: .port,
