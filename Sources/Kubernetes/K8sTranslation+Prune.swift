@@ -22,7 +22,9 @@ extension K8sTranslation {
     result.bridges = current.bridges.filter { !owned.bridges.contains($0.key) }
     result.routers = current.routers.filter { !owned.routers.contains($0.key) }
     result.chains = current.chains.filter { !owned.chains.contains($0.key) }
-    result.ipAddrGroups = current.ipAddrGroups.filter { !K8sNames.isTranslated(name: $0.value.name) }
+    result.ipAddrGroups = current.ipAddrGroups.filter {
+      !K8sNames.isTranslated(name: $0.value.name)
+    }
     result.ports = current.ports.filter { !owned.ports.contains($0.key) }
     result.rules = current.rules.filter { !owned.chains.contains($0.value.chainId) }
     result.routes = current.routes.filter { !owned.routes.contains($0.key) }

@@ -145,7 +145,8 @@ struct TranslationBuilder {
         id: routerPortID, device: .router(routerID), routeIds: [routeID], peerId: linkID,
         portAddress: gateway,
         portSubnet: subnet, portMAC: K8sNames.mac(routerPortID), name: routerPortName))
-    snapshot.insert(Port(id: linkID, device: .bridge(bridgeID), peerId: routerPortID, name: linkName))
+    snapshot.insert(
+      Port(id: linkID, device: .bridge(bridgeID), peerId: routerPortID, name: linkName))
     bridge.portIds.append(linkID)
     snapshot.routers[routerID]?.portIds.append(routerPortID)
     snapshot.insert(

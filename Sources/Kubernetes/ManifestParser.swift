@@ -49,11 +49,13 @@ public enum ManifestParser {
     case "Pod":
       guard let pod = readPod(field, reader) else { return }
       if pod.hostNetwork {
-        out.warnings.append("document \(reader.document)\(at): Pod \(pod.namespace)/\(pod.name) "
-          + "uses the host network: no port")
+        out.warnings.append(
+          "document \(reader.document)\(at): Pod \(pod.namespace)/\(pod.name) "
+            + "uses the host network: no port")
       } else if pod.ip == nil {
-        out.warnings.append("document \(reader.document)\(at): Pod \(pod.namespace)/\(pod.name) "
-          + "has no status.podIP yet: skipped")
+        out.warnings.append(
+          "document \(reader.document)\(at): Pod \(pod.namespace)/\(pod.name) "
+            + "has no status.podIP yet: skipped")
       } else {
         out.pods.append(pod)
       }
@@ -86,7 +88,8 @@ public enum ManifestParser {
 
   static func readNamespace(_ field: ManifestField, _ reader: ManifestReader) -> K8sNamespace? {
     guard let meta = metadata(field, reader) else { return nil }
-    let namespace = K8sNamespace(name: meta.name, labels: meta.labels, annotations: meta.annotations)
+    let namespace = K8sNamespace(
+      name: meta.name, labels: meta.labels, annotations: meta.annotations)
     if let text = namespace.annotations[K8sNamespace.subnetAnnotation],
       (try? IPv4Prefix(parsing: text)) == nil
     {

@@ -74,7 +74,8 @@ extension TranslationBuilder {
     guard !isolating.isEmpty else { return [] }
     var rules: [RuleSpec] = [("replies", Condition(matchReturnFlow: true), .accept)]
     for policy in isolating {
-      let chain = K8sNames.id(.chain, K8sNames.policyChain(policy.namespace, policy.name, direction))
+      let chain = K8sNames.id(
+        .chain, K8sNames.policyChain(policy.namespace, policy.name, direction))
       rules.append(("policy-\(policy.name)", .any, .jump(chainId: chain)))
     }
     rules.append(("isolated", .any, .drop))
@@ -90,9 +91,10 @@ extension TranslationBuilder {
     all.filter { pod in
       let namespaceMatches: Bool
       if let namespaceSelector {
-        namespaceMatches = namespaces[pod.pod.namespace].map {
-          namespaceSelector.matches($0.labels)
-        } ?? false
+        namespaceMatches =
+          namespaces[pod.pod.namespace].map {
+            namespaceSelector.matches($0.labels)
+          } ?? false
       } else {
         namespaceMatches = pod.pod.namespace == policyNamespace
       }

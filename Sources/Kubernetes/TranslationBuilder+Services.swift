@@ -22,10 +22,12 @@ extension TranslationBuilder {
       let chain = addChain(
         K8sNames.serviceChain(service.namespace, service.name), rules: serviceRules(service))
       for ip in [service.clusterIP].compactMap({ $0 }) + service.externalIPs {
-        dispatch.append(("\(key)/\(ip)", Condition(dlType: 0x0800, nwDst: .host(ip)), .jump(chainId: chain)))
+        dispatch.append(
+          ("\(key)/\(ip)", Condition(dlType: 0x0800, nwDst: .host(ip)), .jump(chainId: chain)))
       }
       for ip in service.externalIPs {
-        external.append(("\(key)/\(ip)", Condition(dlType: 0x0800, nwDst: .host(ip)), .jump(chainId: chain)))
+        external.append(
+          ("\(key)/\(ip)", Condition(dlType: 0x0800, nwDst: .host(ip)), .jump(chainId: chain)))
       }
     }
     addChain(K8sNames.servicesChain, rules: dispatch)
@@ -58,7 +60,8 @@ extension TranslationBuilder {
         }
         guard let number else { continue }
         targets.append(
-          NatTarget(addressFrom: endpoint.ip, addressTo: endpoint.ip, portFrom: number, portTo: number))
+          NatTarget(
+            addressFrom: endpoint.ip, addressTo: endpoint.ip, portFrom: number, portTo: number))
       }
       let key = "port-\(index)-\(port.proto.rawValue.lowercased())-\(port.port)"
       rules.append((key, condition, targets.isEmpty ? .reject : .dnat(targets: targets)))

@@ -10,7 +10,8 @@ import TopologyFile
 struct K8s: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "k8s",
-    abstract: "Translate Kubernetes manifests (Namespace, Pod, Service, NetworkPolicy) into topology.",
+    abstract:
+      "Translate Kubernetes manifests (Namespace, Pod, Service, NetworkPolicy) into topology.",
     subcommands: [K8sApply.self, K8sTranslate.self])
 }
 
@@ -69,8 +70,7 @@ struct K8sApply: AsyncParsableCommand {
   /// into the router's ARP table as persistent entries, as MidoNet's port
   /// translation does, and removes persistent entries of pods that are gone.
   /// Learned entries of agents are left alone (they win while they exist).
-  func seedStateTables(_ translation: K8sTranslation, store: NSDBStore) async throws -> (Int, Int)
-  {
+  func seedStateTables(_ translation: K8sTranslation, store: NSDBStore) async throws -> (Int, Int) {
     let logger = Logger(label: "midgectl.k8s")
     var added = 0
     var removed = 0

@@ -162,7 +162,9 @@ struct Expectation {
     for proto in ["tcp", "udp"] {
       for port: UInt16 in [80, 81] {
         var wrong: [String] = []
-        var lines = ["\(proto)/\(port)\(mode)   " + Cluster.pods.map(\.description).joined(separator: " ")]
+        var lines = [
+          "\(proto)/\(port)\(mode)   " + Cluster.pods.map(\.description).joined(separator: " ")
+        ]
         for from in Cluster.pods {
           var row = "\(from)  "
           for to in Cluster.pods {
@@ -174,7 +176,8 @@ struct Expectation {
             let expected = allowed(from, to, port, proto)
             row += observed == expected ? (observed ? "  .  " : "  X  ") : "  !  "
             if observed != expected {
-              wrong.append("\(from) > \(to) \(proto)/\(port): expected \(expected ? "allow" : "deny")")
+              wrong.append(
+                "\(from) > \(to) \(proto)/\(port): expected \(expected ? "allow" : "deny")")
             }
           }
           lines.append(row)

@@ -50,8 +50,10 @@ struct ParseTests {
     #expect(pod.ip == IPv4Address(10, 1, 0, 5))
     #expect(pod.ports == [.init(name: "http", port: 8080, proto: .tcp)])
     #expect(manifests.warnings.count == 3, "\(manifests.warnings)")
-    #expect(manifests.warnings.contains { $0.contains("Deployment web") && $0.contains("document 1") })
-    #expect(manifests.warnings.contains { $0.contains("ConfigMap settings") && $0.contains("items[1]") })
+    #expect(
+      manifests.warnings.contains { $0.contains("Deployment web") && $0.contains("document 1") })
+    #expect(
+      manifests.warnings.contains { $0.contains("ConfigMap settings") && $0.contains("items[1]") })
     #expect(manifests.warnings.contains { $0.contains("x/pending") })
   }
 
@@ -85,12 +87,15 @@ struct ParseTests {
     let rule = try #require(policy.ingress.first)
     #expect(
       rule.peers == [
-        .ipBlock(cidr: try IPv4Prefix(parsing: "10.0.0.0/8"), except: [try IPv4Prefix(parsing: "10.1.0.0/16")]),
+        .ipBlock(
+          cidr: try IPv4Prefix(parsing: "10.0.0.0/8"),
+          except: [try IPv4Prefix(parsing: "10.1.0.0/16")]),
         .pods(podSelector: .everything, namespaceSelector: LabelSelector(matchLabels: ["ns": "x"])),
       ])
     #expect(
       rule.ports == [
-        .init(proto: .udp, port: .number(53)), .init(proto: .tcp, port: .number(8000), endPort: 8080),
+        .init(proto: .udp, port: .number(53)),
+        .init(proto: .tcp, port: .number(8000), endPort: 8080),
         .init(proto: .tcp, port: .name("http")),
       ])
   }
@@ -144,14 +149,19 @@ struct ParseTests {
           $0.document == 2 && $0.field == "spec.podSelector.matchExpressions[0].operator"
         }, "\(text)")
       #expect(
-        error.errors.contains { $0.document == 2 && $0.field == "spec.ingress[0].ports[0].endPort" },
+        error.errors.contains {
+          $0.document == 2 && $0.field == "spec.ingress[0].ports[0].endPort"
+        },
         "\(text)")
       #expect(
-        error.errors.contains { $0.document == 2 && $0.field == "spec.ingress[0].ports[1].endPort" },
+        error.errors.contains {
+          $0.document == 2 && $0.field == "spec.ingress[0].ports[1].endPort"
+        },
         "\(text)")
       #expect(error.errors.contains { $0.document == 3 && $0.field == "kind" }, "\(text)")
       #expect(error.errors.contains { $0.code == .duplicate }, "\(text)")
-      #expect(error.description.contains("document 1, status.podIP: '10.0.0.300' is not an IPv4 address"))
+      #expect(
+        error.description.contains("document 1, status.podIP: '10.0.0.300' is not an IPv4 address"))
     }
   }
 
@@ -166,12 +176,21 @@ struct ParseTests {
     #expect(LabelSelector.everything.matches([:]))
     #expect(LabelSelector(matchLabels: ["app": "web"]).matches(labels))
     #expect(!LabelSelector(matchLabels: ["app": "db"]).matches(labels))
-    #expect(LabelSelector(matchExpressions: [.init(key: "app", op: .in, values: ["web", "db"])]).matches(labels))
-    #expect(!LabelSelector(matchExpressions: [.init(key: "x", op: .in, values: ["1"])]).matches(labels))
-    #expect(LabelSelector(matchExpressions: [.init(key: "x", op: .notIn, values: ["1"])]).matches(labels))
-    #expect(!LabelSelector(matchExpressions: [.init(key: "tier", op: .notIn, values: ["front"])]).matches(labels))
+    #expect(
+      LabelSelector(matchExpressions: [.init(key: "app", op: .in, values: ["web", "db"])]).matches(
+        labels))
+    #expect(
+      !LabelSelector(matchExpressions: [.init(key: "x", op: .in, values: ["1"])]).matches(labels))
+    #expect(
+      LabelSelector(matchExpressions: [.init(key: "x", op: .notIn, values: ["1"])]).matches(labels))
+    #expect(
+      !LabelSelector(matchExpressions: [.init(key: "tier", op: .notIn, values: ["front"])]).matches(
+        labels))
     #expect(LabelSelector(matchExpressions: [.init(key: "tier", op: .exists)]).matches(labels))
     #expect(LabelSelector(matchExpressions: [.init(key: "x", op: .doesNotExist)]).matches(labels))
-    #expect(!LabelSelector(matchLabels: ["app": "web"], matchExpressions: [.init(key: "tier", op: .doesNotExist)]).matches(labels))
+    #expect(
+      !LabelSelector(
+        matchLabels: ["app": "web"], matchExpressions: [.init(key: "tier", op: .doesNotExist)]
+      ).matches(labels))
   }
 }

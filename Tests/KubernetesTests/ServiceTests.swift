@@ -44,7 +44,8 @@ struct ServiceTests {
   func clusterIP() throws {
     for client in [Self.xa, Self.ya] {
       var view = Cluster.view(try Cluster.translate(Self.service))
-      let forward = try Cluster.send("tcp", from: client, toAddress: "10.96.0.10", port: 80, view: view)
+      let forward = try Cluster.send(
+        "tcp", from: client, toAddress: "10.96.0.10", port: 80, view: view)
       #expect(forward.verdict == .forward, "\(client): \(forward.trace)")
       #expect(forward.outputPorts == [Cluster.portID(Self.yb)])
       let nat = try #require(binding(forward))
@@ -70,14 +71,16 @@ struct ServiceTests {
     #expect(external.verdict == .forward)
     #expect(external.outputPorts == [Cluster.portID(Self.yb)])
     // Ports the service does not expose go nowhere near the endpoints.
-    let other = try Cluster.send("tcp", from: Self.xa, toAddress: "10.96.0.10", port: 81, view: view)
+    let other = try Cluster.send(
+      "tcp", from: Self.xa, toAddress: "10.96.0.10", port: 81, view: view)
     #expect(other.outputPorts != [Cluster.portID(Self.yb)])
   }
 
   @Test("a service without endpoints rejects")
   func noEndpoints() throws {
     let view = Cluster.view(try Cluster.translate(Self.service))
-    let result = try Cluster.send("tcp", from: Self.xa, toAddress: "10.96.0.11", port: 80, view: view)
+    let result = try Cluster.send(
+      "tcp", from: Self.xa, toAddress: "10.96.0.11", port: 80, view: view)
     guard case .drop(.ruleReject) = result.verdict else {
       Issue.record("expected a reject, got \(result.verdict)")
       return
@@ -96,7 +99,8 @@ struct ServiceTests {
       """
     let view = Cluster.view(try Cluster.translate(Self.service + "\n---\n" + policies))
     // The service sends TCP 80 to port 81, which y/b's policy does not allow.
-    let denied = try Cluster.send("tcp", from: Self.xa, toAddress: "10.96.0.10", port: 80, view: view)
+    let denied = try Cluster.send(
+      "tcp", from: Self.xa, toAddress: "10.96.0.10", port: 80, view: view)
     #expect(denied.verdict != .forward)
     // UDP 53 goes to UDP 80: also not allowed (the policy names TCP 80).
     #expect(try !Cluster.allowed("udp", Self.xa, Self.yb, 80, view: view))

@@ -12,7 +12,9 @@ func changes(_ a: TopologySnapshot, _ b: TopologySnapshot) -> Set<String> {
   return diff("Host", a.hosts, b.hosts).union(diff("Bridge", a.bridges, b.bridges))
     .union(diff("Router", a.routers, b.routers)).union(diff("Port", a.ports, b.ports))
     .union(diff("Route", a.routes, b.routes)).union(diff("Chain", a.chains, b.chains))
-    .union(diff("Rule", a.rules, b.rules)).union(diff("IPAddrGroup", a.ipAddrGroups, b.ipAddrGroups))
+    .union(diff("Rule", a.rules, b.rules)).union(
+      diff("IPAddrGroup", a.ipAddrGroups, b.ipAddrGroups)
+    )
     .union(diff("Dhcp", a.dhcps, b.dhcps)).union(diff("PortGroup", a.portGroups, b.portGroups))
 }
 
@@ -43,7 +45,10 @@ struct TranslationTests {
     #expect(Set(topology.ports.values.compactMap(\.interfaceName)).count == 9)
     let mac = K8sNames.mac(port.id)
     #expect(dhcp.hosts.contains(DhcpHost(mac: mac, ip: IPv4Address(10, 0, 1, 10), name: "a")))
-    #expect(translation.macEntries.contains { $0.port == port.id && $0.mac == mac && $0.bridge == bridge.id })
+    #expect(
+      translation.macEntries.contains {
+        $0.port == port.id && $0.mac == mac && $0.bridge == bridge.id
+      })
     #expect(translation.arpEntries.contains { $0.ip == IPv4Address(10, 0, 1, 10) && $0.mac == mac })
     #expect(translation.macEntries.count == 9 && translation.arpEntries.count == 9)
     // Every port has a distinct, non-zero tunnel key.
@@ -96,7 +101,9 @@ struct TranslationTests {
     var manifests = try ManifestParser.parse(Cluster.yaml())
     let before = try K8sTranslator().translate(manifests)
     manifests.pods.append(
-      K8sPod(namespace: "z", name: "d", labels: ["pod": "d"], nodeName: "node-3", ip: IPv4Address(10, 0, 3, 20)))
+      K8sPod(
+        namespace: "z", name: "d", labels: ["pod": "d"], nodeName: "node-3",
+        ip: IPv4Address(10, 0, 3, 20)))
     var keys: [ID: UInt32] = [:]
     for port in before.snapshot.ports.values { keys[port.id] = port.tunnelKey }
     let after = try K8sTranslator(existingTunnelKeys: keys).translate(manifests)
@@ -160,14 +167,15 @@ struct TranslationTests {
     #expect(failure(outside).contains("outside its namespace's subnet"))
     let gateway = annotated.replacingOccurrences("10.9.4.4", "10.9.0.1")
     #expect(failure(gateway).contains("the address of the namespace's router port"))
-    let overlap = annotated + """
+    let overlap =
+      annotated + """
 
-      ---
-      kind: Pod
-      metadata: {name: q, namespace: v}
-      spec: {nodeName: n}
-      status: {podIP: 10.9.7.7}
-      """
+        ---
+        kind: Pod
+        metadata: {name: q, namespace: v}
+        spec: {nodeName: n}
+        status: {podIP: 10.9.7.7}
+        """
     #expect(failure(overlap).contains("overlap"))
   }
 
@@ -188,8 +196,10 @@ struct TranslationTests {
     var current = try Cluster.translate().snapshot
     let router = K8sNames.id(.router, "k8s-router")
     let uplink = Port(
-      id: ID(name: "Port/uplink"), device: .router(router), portAddress: IPv4Address(198, 51, 100, 1),
-      portSubnet: try IPv4Prefix(parsing: "198.51.100.0/24"), portMAC: MACAddress(0x02_00_00_00_00_01),
+      id: ID(name: "Port/uplink"), device: .router(router),
+      portAddress: IPv4Address(198, 51, 100, 1),
+      portSubnet: try IPv4Prefix(parsing: "198.51.100.0/24"),
+      portMAC: MACAddress(0x02_00_00_00_00_01),
       name: "uplink")
     current.insert(uplink)
     current.routers[router]?.portIds.append(uplink.id)
@@ -204,7 +214,9 @@ struct TranslationTests {
     #expect(desired.bridges[ID(name: "Bridge/other")] != nil)
     #expect(desired.ports[Cluster.portID(.init(namespace: "z", name: "c"))] == nil)
     #expect(desired.chains[K8sNames.id(.chain, "k8s-pod-z/c-in")] == nil)
-    #expect(desired.hosts.values.allSatisfy { host in host.portIds.allSatisfy { desired.ports[$0] != nil } })
+    #expect(
+      desired.hosts.values.allSatisfy { host in host.portIds.allSatisfy { desired.ports[$0] != nil }
+      })
     #expect(desired.validate().isEmpty, "\(desired.validate())")
   }
 }

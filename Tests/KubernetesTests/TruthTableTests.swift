@@ -210,7 +210,8 @@ struct TruthTableTests {
           ports: [{port: 80}]
       """
     try Expectation { from, to, port, proto in
-      from != Pod(namespace: "y", name: "a") || (to.namespace == "z" && port == 80 && proto == "tcp")
+      from != Pod(namespace: "y", name: "a")
+        || (to.namespace == "z" && port == 80 && proto == "tcp")
     }.check(try Cluster.translate(policy))
   }
 
