@@ -100,6 +100,7 @@ struct TranslationBuilder {
       }
     }
     for pod in pods { buildPod(pod) }
+    checkServiceAddresses(subnets)
     buildServices()
     buildPolicies()
     buildHosts()
@@ -206,6 +207,22 @@ struct TranslationBuilder {
         interfaceName: K8sNames.interface(pod.portID), name: K8sNames.podPort(namespace, name)))
     macEntries.append(.init(bridge: pod.bridgeID, mac: pod.mac, port: pod.portID))
     arpEntries.append(.init(router: routerID, ip: pod.ip, mac: pod.mac))
+  }
+
+  /// A service address inside a namespace subnet would be answered on the
+  /// bridge (ARP, flooding) rather than sent to the router.
+  mutating func checkServiceAddresses(_ subnets: [(String, IPv4Prefix)]) {
+    for service in manifests.services {
+      for ip in [service.clusterIP].compactMap({ $0 }) + service.externalIPs {
+        for (namespace, subnet) in subnets where subnet.contains(ip) {
+          errors.append(
+            K8sError(
+              .untranslatable,
+              "service \(service.namespace)/\(service.name) address \(ip) lies in the subnet "
+                + "\(subnet) of namespace \(namespace); service addresses must be outside them"))
+        }
+      }
+    }
   }
 
   mutating func buildHosts() {

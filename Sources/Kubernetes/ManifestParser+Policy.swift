@@ -21,7 +21,8 @@ extension ManifestParser {
         }
         set.insert(direction)
       }
-      types = set
+      // The API server defaults an empty list like a missing one.
+      types = set.isEmpty ? nil : set
     }
     let label = "document \(reader.document): NetworkPolicy \(meta.namespace)/\(meta.name)"
     let ingress = reader.list(spec.child("ingress")).map {

@@ -52,6 +52,12 @@ public enum ManifestParser {
         out.warnings.append(
           "document \(reader.document)\(at): Pod \(pod.namespace)/\(pod.name) "
             + "uses the host network: no port")
+      } else if let phase = field.child("status")?.child("phase").flatMap(reader.string),
+        phase == "Succeeded" || phase == "Failed"
+      {
+        out.warnings.append(
+          "document \(reader.document)\(at): Pod \(pod.namespace)/\(pod.name) "
+            + "has finished (\(phase)): skipped")
       } else if pod.ip == nil {
         out.warnings.append(
           "document \(reader.document)\(at): Pod \(pod.namespace)/\(pod.name) "

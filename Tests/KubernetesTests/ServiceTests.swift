@@ -1,4 +1,5 @@
 import Kubernetes
+import Packets
 import Simulation
 import Testing
 import Topology
@@ -120,5 +121,61 @@ struct ServiceTests {
       "tcp", from: Self.xa, toAddress: "10.96.0.10", port: 80, view: egressView)
     #expect(viaService.verdict == .forward, "\(viaService.trace)")
     #expect(try !Cluster.allowed("tcp", Self.xa, Self.yb, 80, view: egressView))
+  }
+
+  @Test("from outside, an external IP is DNATed by the router and the reply un-NATted")
+  func externalFromUplink() throws {
+    // The operator's uplink on k8s-router, as a separate topology file would add it.
+    var translation = try Cluster.translate(Self.service)
+    let router = K8sNames.id(.router, "k8s-router")
+    let uplinkID = ID(name: "Port/uplink")
+    let uplinkMAC = Topology.MACAddress(0x02_00_00_00_00_fe)
+    let route = Route(
+      id: ID(name: "Route/k8s-router/default"), routerId: router, dstPrefix: .all, nextHop: .port,
+      nextHopPortId: uplinkID, nextHopGateway: IPv4Address(198, 51, 100, 254))
+    translation.snapshot.insert(
+      Port(
+        id: uplinkID, device: .router(router), tunnelKey: 999, routeIds: [route.id],
+        hostId: ID(name: "Host/gateway"), interfaceName: "eth1",
+        portAddress: IPv4Address(198, 51, 100, 1),
+        portSubnet: try IPv4Prefix(parsing: "198.51.100.0/24"), portMAC: uplinkMAC, name: "uplink"))
+    translation.snapshot.insert(route)
+    translation.snapshot.insert(
+      Host(id: ID(name: "Host/gateway"), name: "gateway", portIds: [uplinkID]))
+    translation.snapshot.routers[router]?.portIds.append(uplinkID)
+    translation.snapshot.routers[router]?.routeIds.append(route.id)
+    #expect(translation.snapshot.validate().isEmpty, "\(translation.snapshot.validate())")
+    var view = Cluster.view(translation)
+    view.activePorts[uplinkID] = .init(host: ID(name: "Host/gateway"), tunnelKey: 999)
+    view.arpTable[DeviceIPKey(device: router, ip: Packets.IPv4Address(198, 51, 100, 254))] =
+      Packets.MACAddress(0x02, 0, 0, 0, 0, 0xAA)
+
+    let request = try TraceRequest(parsing: "tcp 203.0.113.5:5555 > 198.51.100.7:80")
+    let frame = try request.frame(
+      source: Packets.MACAddress(0x02, 0, 0, 0, 0, 0xAA),
+      destination: Packets.MACAddress(rawValue: uplinkMAC.value))
+    let simulator = Simulator(localHost: ID(name: "Host/gateway"))
+    let forward = simulator.simulate(
+      try SimulationPacket(frame: frame), ingress: uplinkID, view: view, trace: true)
+    #expect(forward.verdict == .forward, "\(forward.trace)")
+    #expect(forward.outputPorts == [Cluster.portID(Self.yb)])
+    #expect(binding(forward)?.forward.description == "10.0.2.11:81")
+    view.apply(forward.stateChanges)
+    let reply = try Cluster.send(
+      "tcp", from: Self.yb, toAddress: "203.0.113.5", port: 5555, view: view, sourcePort: 81)
+    #expect(reply.verdict == .forward, "\(reply.trace)")
+    #expect(reply.outputPorts == [uplinkID])
+    #expect(reply.trace.contains { $0.kind == .nat })
+  }
+
+  @Test("a service address inside a namespace subnet is refused")
+  func addressInSubnet() {
+    let bad = """
+      apiVersion: v1
+      kind: Service
+      metadata: {name: web, namespace: y}
+      spec: {selector: {pod: b}, clusterIP: 10.0.3.200, ports: [{port: 80}]}
+      """
+    #expect(throws: K8sErrors.self) { try Cluster.translate(bad) }
   }
 }
