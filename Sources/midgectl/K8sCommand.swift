@@ -52,14 +52,19 @@ struct K8sApply: AsyncParsableCommand {
       var keys: [ID: UInt32] = [:]
       for port in try await store.getAll(Port.self) { keys[port.id] = port.tunnelKey }
       let translation = try translateManifests(file, tunnelKeys: keys)
-      var desired = translation.snapshot
-      if prune { desired = translation.desired(pruning: try await store.snapshot()) }
+      let current = try await store.snapshot()
+      let desired = prune ? translation.desired(pruning: current) : translation.snapshot
       let plan =
         dryRun
         ? try await store.plan(desired, prune: prune) : try await store.apply(desired, prune: prune)
       print(plan)
       guard !dryRun else { return }
-      let (added, removed) = try await seedStateTables(translation, store: store)
+      // Bridges a pruning apply removed keep no stale entries either.
+      let gone = current.bridges.values.filter {
+        K8sNames.isTranslated(name: $0.name) && translation.snapshot.bridges[$0.id] == nil
+      }
+      let (added, removed) = try await seedStateTables(
+        translation, clearing: prune ? gone.map(\.id) : [], store: store)
       if added + removed > 0 {
         print("state tables: \(added) pod MAC/ARP entries added, \(removed) removed")
       }
@@ -70,7 +75,10 @@ struct K8sApply: AsyncParsableCommand {
   /// into the router's ARP table as persistent entries, as MidoNet's port
   /// translation does, and removes persistent entries of pods that are gone.
   /// Learned entries of agents are left alone (they win while they exist).
-  func seedStateTables(_ translation: K8sTranslation, store: NSDBStore) async throws -> (Int, Int) {
+  /// `clearing` names bridges that are gone: their persistent entries go too.
+  func seedStateTables(_ translation: K8sTranslation, clearing: [ID], store: NSDBStore)
+    async throws -> (Int, Int)
+  {
     let logger = Logger(label: "midgectl.k8s")
     var added = 0
     var removed = 0
@@ -86,7 +94,7 @@ struct K8sApply: AsyncParsableCommand {
         added += 1
       }
     }
-    for bridge in translation.snapshot.bridges.keys.sorted() {
+    for bridge in translation.snapshot.bridges.keys.sorted() + clearing.sorted() {
       let wanted = Set(
         translation.macEntries.filter { $0.bridge == bridge }.map {
           [$0.mac.description, $0.port.description]
