@@ -218,6 +218,43 @@ struct TranslationTests {
       desired.hosts.values.allSatisfy { host in host.portIds.allSatisfy { desired.ports[$0] != nil }
       })
     #expect(desired.validate().isEmpty, "\(desired.validate())")
+    // Pruning a translation against itself changes nothing.
+    #expect(next.desired(pruning: next.snapshot) == next.snapshot)
+  }
+
+  @Test("implied namespaces, empty namespaces, host-network and pending pods")
+  func edges() throws {
+    let yaml = """
+      kind: Namespace
+      metadata: {name: empty}
+      ---
+      kind: Pod
+      metadata: {name: p, namespace: implied}
+      spec: {nodeName: n}
+      status: {podIP: 10.5.0.9}
+      ---
+      kind: Pod
+      metadata: {name: h, namespace: implied}
+      spec: {nodeName: n, hostNetwork: true}
+      status: {podIP: 172.16.0.4}
+      ---
+      kind: Pod
+      metadata: {name: done, namespace: implied}
+      spec: {nodeName: n}
+      status: {podIP: 10.5.0.10, phase: Succeeded}
+      """
+    let translation = try K8sTranslator().translate(yaml: yaml)
+    let topology = translation.snapshot
+    #expect(topology.validate().isEmpty, "\(topology.validate())")
+    #expect(topology.bridges[K8sNames.id(.bridge, "k8s-empty")]?.portIds == [])
+    #expect(topology.ports[K8sNames.id(.port, "k8s-router-empty")] == nil)
+    #expect(topology.dhcps[K8sNames.id(.dhcp, "k8s-implied")]?.subnet.description == "10.5.0.0/24")
+    #expect(
+      Set(topology.ports.values.map(\.name)) == [
+        "implied/p", "k8s-router-implied", "k8s-router-implied-link",
+      ])
+    #expect(translation.warnings.count == 3, "\(translation.warnings)")
+    #expect(translation.warnings.contains { $0.contains("namespace implied is not declared") })
   }
 }
 
