@@ -17,6 +17,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "midgectl", targets: ["midgectl"]),
+    .executable(name: "midge-agent", targets: ["midge-agent"]),
     .library(name: "ZooKeeper", targets: ["ZooKeeper"]),
     .library(name: "LZ4", targets: ["LZ4"]),
     .library(name: "Packets", targets: ["Packets"]),
@@ -24,12 +25,14 @@ let package = Package(
     .library(name: "NSDB", targets: ["NSDB"]),
     .library(name: "Simulation", targets: ["Simulation"]),
     .library(name: "Datapath", targets: ["Datapath"]),
+    .library(name: "Agent", targets: ["Agent"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(
       url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
   ],
@@ -59,6 +62,14 @@ let package = Package(
       swiftSettings: strict),
     .target(name: "CDatapath", path: "Sources/CDatapath"),
     .target(name: "Datapath", dependencies: ["Packets", "CDatapath", log], swiftSettings: strict),
+    .target(
+      name: "Agent",
+      dependencies: [
+        "NSDB", "Simulation", "Datapath", "Packets", "Topology", "ZooKeeper", log,
+        .product(name: "Yams", package: "Yams"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: strict),
 
     // Executables.
     .executableTarget(
@@ -67,6 +78,15 @@ let package = Package(
         "ZooKeeper", "LZ4", "NSDB", "Topology", "TopologyFile", "Simulation", "Packets", log,
         "Kubernetes",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strict
+    ),
+
+    .executableTarget(
+      name: "midge-agent",
+      dependencies: [
+        "Agent", log, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       swiftSettings: strict
     ),
@@ -117,6 +137,13 @@ let package = Package(
       swiftSettings: strict),
     .testTarget(
       name: "SimulationTests", dependencies: ["Simulation", "Topology", "Packets"],
+      swiftSettings: strict),
+    .testTarget(
+      name: "AgentTests",
+      dependencies: [
+        "Agent", "Datapath", "Packets", "Simulation", "NSDB", "Topology", "TopologyFile",
+        "ZooKeeper", "MidgeTestSupport", log,
+      ],
       swiftSettings: strict),
     .testTarget(
       name: "DatapathTests", dependencies: ["Datapath", "Packets", "MidgeTestSupport"],

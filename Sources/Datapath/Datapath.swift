@@ -145,6 +145,14 @@ public final class Datapath: Sendable {
     loop(for: match.ingressPort)?.post(.completeMiss(match, actions))
   }
 
+  /// Runs `actions` on `frame`, a packet the agent made itself (an ARP reply, an ICMP
+  /// error, an ARP request the virtual topology sends): no flow is looked up or
+  /// installed. Runs on the tunnel loop when there is one, else on any port loop.
+  public func send(_ frame: [UInt8], actions: [FlowAction]) {
+    let loop = tunnelLoop?.loop ?? allPortLoops().first
+    loop?.post(.execute(frame, actions))
+  }
+
   /// Maps tunnel key `key` to local port `port` (nil to unmap) for inbound tunnel traffic.
   public func setTunnelKey(_ key: UInt32, port: UInt32?) {
     state.withLock { $0.tunnelKeys[key] = port }

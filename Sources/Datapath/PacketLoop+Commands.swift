@@ -40,6 +40,8 @@ extension PacketLoop {
       if let miss = parked.removeValue(forKey: FlowKey(match)) {
         for packet in miss.packets { run(actions, on: packet) }
       }
+    case .execute(let frame, let actions):
+      run(actions, on: ParkedPacket(frame: frame, offload: VirtioNetHeader()))
     case .addPort(let port, let socket):
       queue.ports[port] = socket
     case .removePort(let port):

@@ -59,6 +59,7 @@ final class PacketLoop: @unchecked Sendable {
     case remove(FlowMatch)
     case removeTagged(FlowTag)
     case completeMiss(FlowMatch, [FlowAction])
+    case execute([UInt8], [FlowAction])
     case addPort(UInt32, PacketSocket)
     case removePort(UInt32)
     case mapTunnelKey(UInt32, UInt32?)

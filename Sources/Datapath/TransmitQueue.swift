@@ -63,12 +63,42 @@ struct TransmitQueue: PacketOutput {
     tunnelKey: UInt32, remote: TunnelEndpoint, frame: UnsafeRawBufferPointer,
     offload: VirtioNetHeader
   ) {
-    // A GSO super-packet would need segmenting before it fits a UDP datagram.
-    guard tunnel != nil, !offload.isGSO, frame.count <= 65_000 else {
+    guard tunnel != nil else {
+      failed &+= 1
+      return
+    }
+    // A GSO super-packet is cut into ordinary segments, each its own datagram.
+    if offload.isGSO {
+      guard let segmenter = TCPSegmenter(frame: frame, offload: offload) else {
+        failed &+= 1
+        return
+      }
+      for index in 0..<segmenter.segmentCount {
+        let length = segmenter.segmentLength(index)
+        guard let offset = reserve(VXLANHeader.length + length) else { return }
+        writeTunnelHeader(at: offset, tunnelKey: tunnelKey)
+        segmenter.writeSegment(
+          index, of: frame,
+          to: UnsafeMutableRawBufferPointer(
+            start: arena + offset + VXLANHeader.length, count: length))
+        entries.append(
+          Entry(destination: .tunnel(remote), offset: offset, length: VXLANHeader.length + length))
+      }
+      return
+    }
+    guard frame.count <= 65_000 else {
       failed &+= 1
       return
     }
     guard let offset = reserve(VXLANHeader.length + frame.count) else { return }
+    writeTunnelHeader(at: offset, tunnelKey: tunnelKey)
+    copy(frame, to: offset + VXLANHeader.length)
+    entries.append(
+      Entry(destination: .tunnel(remote), offset: offset, length: VXLANHeader.length + frame.count))
+  }
+
+  /// Writes the 8-byte VXLAN-format header carrying `tunnelKey` at `offset`.
+  private func writeTunnelHeader(at offset: Int, tunnelKey: UInt32) {
     let header = UnsafeMutableRawBufferPointer(start: arena + offset, count: 8)
     header[0] = VXLANHeader.validVNIFlag
     header[1] = 0
@@ -79,9 +109,6 @@ struct TransmitQueue: PacketOutput {
     header[5] = UInt8(truncatingIfNeeded: vni >> 16)
     header[6] = UInt8(truncatingIfNeeded: vni >> 8)
     header[7] = 0
-    copy(frame, to: offset + VXLANHeader.length)
-    entries.append(
-      Entry(destination: .tunnel(remote), offset: offset, length: VXLANHeader.length + frame.count))
   }
 
   /// Sends everything queued, one sendmmsg per destination run.

@@ -1,30 +1,13 @@
 import Datapath
 import Foundation
+import MidgeTestSupport
 import Packets
 import Synchronization
 
 /// Runs a command with a time limit; returns its exit status and combined output.
 @discardableResult
 func shell(_ arguments: [String], timeout: Double = 15) -> (status: Int32, output: String) {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments = arguments
-  let pipe = Pipe()
-  process.standardOutput = pipe
-  process.standardError = pipe
-  do {
-    try process.run()
-  } catch {
-    return (-1, "\(error)")
-  }
-  let deadline = Date().addingTimeInterval(timeout)
-  while process.isRunning && Date() < deadline { usleep(20_000) }
-  if process.isRunning {
-    process.terminate()
-    process.waitUntilExit()
-  }
-  let data = pipe.fileHandleForReading.readDataToEndOfFile()
-  return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  runCommand(arguments, timeout: timeout)
 }
 
 /// Why the network tests cannot run here, or nil when they can (root, `ip`, `ping`).

@@ -138,34 +138,32 @@ public final class ZooKeeperServer: Sendable {
     return logger
   }
 
-  /// Runs `ops/zk` without blocking a thread of the concurrency pool.
+  /// Runs `ops/zk` without blocking a thread of the concurrency pool, with a clean
+  /// signal state (see `ChildProcess`), and at most 120 s.
   @discardableResult
   static func run(_ arguments: [String]) async throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/bash")
-    process.arguments = [opsZK] + arguments
     // Empty container nodes are reaped every 250 ms instead of every minute,
     // so tests can check that behaviour.
     var environment = ProcessInfo.processInfo.environment
     environment["MIDGE_ZK_JAVA_OPTS"] =
       (environment["MIDGE_ZK_JAVA_OPTS"].map { $0 + " " } ?? "")
       + "-Dznode.container.checkIntervalMs=250"
-    process.environment = environment
-    let stdout = Pipe()
-    let stderr = Pipe()
-    process.standardOutput = stdout
-    process.standardError = stderr
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-      process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-      do {
-        try process.run()
-      } catch {
-        process.terminationHandler = nil
-        continuation.resume(throwing: error)
-      }
+    let stdoutPath = NSTemporaryDirectory() + "midge-zk-\(UUID().uuidString).out"
+    let stderrPath = stdoutPath + ".err"
+    defer {
+      unlink(stdoutPath)
+      unlink(stderrPath)
     }
-    let out = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    let err = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let child = try ChildProcess(
+      ["/bin/bash", "-c", "exec \"$0\" \"$@\" 2>'\(stderrPath)'", opsZK] + arguments,
+      environment: environment, output: stdoutPath)
+    guard let status = await child.wait(timeout: .seconds(120)) else {
+      child.signal(SIGKILL)
+      await child.wait(timeout: .seconds(5))
+      throw HarnessError("ops/zk \(arguments.joined(separator: " ")) did not finish in 120 s")
+    }
+    let out = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
+    let err = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
     guard status == 0 else {
       throw HarnessError("ops/zk \(arguments.joined(separator: " ")) exited \(status): \(err)")
     }

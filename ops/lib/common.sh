@@ -24,6 +24,28 @@
 [ -n "${_MIDGE_COMMON_SH:-}" ] && return 0
 _MIDGE_COMMON_SH=1
 
+# A script started by a multi-threaded program (the Swift test harness, via
+# Foundation.Process from a dispatch thread) inherits that thread's signal mask:
+# SIGTERM, SIGALRM and most others blocked. Then `timeout` never fires, `kill`
+# does nothing and a probe can hang forever (this hung CI). So every script
+# that sources this file re-executes itself once with an empty mask and default
+# dispositions (perl is in Debian's essential perl-base).
+if [ -n "${_MIDGE_SIGNALS_RESET:-}" ]; then
+  unset _MIDGE_SIGNALS_RESET
+else
+  _midge_blocked=$(sed -n 's/^SigBlk:[[:space:]]*//p' "/proc/$$/status" 2>/dev/null || true)
+  if [ -n "$_midge_blocked" ] && [ "$_midge_blocked" != 0000000000000000 ] &&
+    [ -x /usr/bin/perl ] && [ -f "$0" ]; then
+    export _MIDGE_SIGNALS_RESET=1
+    # shellcheck disable=SC2016 # perl code
+    exec /usr/bin/perl -MPOSIX -e '
+      sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die "sigprocmask: $!";
+      $SIG{$_} = "DEFAULT" for qw(HUP INT QUIT PIPE ALRM TERM CHLD USR1 USR2);
+      exec { $ARGV[0] } @ARGV or die "exec: $!";' /bin/bash "$0" "$@"
+  fi
+  unset _midge_blocked
+fi
+
 : "${MIDGE_LOG_TAG:=midge}"
 
 log() {

@@ -1,0 +1,118 @@
+import Datapath
+import Logging
+import NSDB
+import Simulation
+import Topology
+
+extension Agent {
+  /// Makes the attached interfaces match the ports bound to this host: detaches ports
+  /// whose binding went or changed, attaches bound ports whose interface exists and is
+  /// up. Runs after binding changes and every `interfacePollInterval`.
+  func reconcileBindings(force: Bool) {
+    lastBindingCheck = .now
+    bindingsChanged = false
+    guard let datapath else { return }
+    var desired: [ID: (interface: String, key: UInt32)] = [:]
+    for port in snapshot.ports.values where port.hostId == hostID {
+      guard let interface = port.interfaceName else { continue }
+      desired[port.id] = (interface, port.tunnelKey)
+    }
+    for (port, attachment) in attached {
+      guard let want = desired[port], want.interface == attachment.interface,
+        want.key == attachment.tunnelKey
+      else {
+        detach(port, reason: "binding removed or changed")
+        continue
+      }
+    }
+    for (port, want) in desired.sorted(by: { $0.key < $1.key }) where attached[port] == nil {
+      let name = snapshot.ports[port]?.name ?? port.description
+      guard want.key != 0, want.key != Datapath.tunnelPort, portIDs[want.key] == nil else {
+        noteAttachFailure(port, name, "tunnel key \(want.key) is unusable or already in use")
+        continue
+      }
+      do {
+        try datapath.attach(interface: want.interface, port: want.key)
+      } catch {
+        noteAttachFailure(port, name, "\(error)")
+        continue
+      }
+      attachFailures[port] = nil
+      attached[port] = Attachment(interface: want.interface, number: want.key, tunnelKey: want.key)
+      portIDs[want.key] = port
+      datapath.setTunnelKey(want.key, port: want.key)
+      metrics.attachedPorts.store(attached.count, ordering: .relaxed)
+      logger.info(
+        "port attached",
+        metadata: ["agent.port": "\(name)", "agent.interface": "\(want.interface)"])
+      // Our own port is active for our simulations at once; the NSDB follows.
+      activations[port] = NSDB.PortActivation(host: hostID, tunnelKey: want.key)
+      refreshActivePort(port)
+      if let portState {
+        let hostID = hostID
+        writer?.enqueue("activate \(name)") {
+          try await portState.activate(port: port, host: hostID, tunnelKey: want.key)
+        }
+      }
+    }
+  }
+
+  /// Logs why a bound port is not attached, once per distinct reason.
+  private func noteAttachFailure(_ port: ID, _ name: String, _ reason: String) {
+    guard attachFailures[port] != reason else { return }
+    attachFailures[port] = reason
+    logger.info(
+      "bound port not attached (retrying)",
+      metadata: ["agent.port": "\(name)", "agent.reason": "\(reason)"])
+  }
+
+  /// Detaches a local port (if the datapath still has it), withdraws its activity and the
+  /// MACs learned on it, and invalidates its flows.
+  func detach(_ port: ID, reason: String, alreadyDetached: Bool = false) {
+    guard let attachment = attached.removeValue(forKey: port) else { return }
+    portIDs[attachment.number] = nil
+    if !alreadyDetached { datapath?.detach(port: attachment.number) }
+    datapath?.setTunnelKey(attachment.tunnelKey, port: nil)
+    metrics.attachedPorts.store(attached.count, ordering: .relaxed)
+    let name = snapshot.ports[port]?.name ?? port.description
+    logger.info("port detached", metadata: ["agent.port": "\(name)", "agent.reason": "\(reason)"])
+    if activations[port]?.host == hostID { activations[port] = nil }
+    refreshActivePort(port)
+    if let portState {
+      writer?.enqueue("deactivate \(name)") { try await portState.deactivate(port: port) }
+    }
+    withdrawLearnedMACs(on: port)
+    invalidate([.port(port)])
+    bindingsChanged = true
+  }
+
+  func handleDatapathEvent(_ event: DatapathEvent) {
+    switch event {
+    case .detached(let number, let interface, let reason):
+      guard let port = portIDs[number] else { return }
+      logger.info(
+        "interface lost",
+        metadata: ["agent.interface": "\(interface)", "agent.reason": "\(reason)"])
+      detach(port, reason: "interface \(interface): \(reason)", alreadyDetached: true)
+    case .linkUp, .flowsRemoved:
+      break
+    }
+  }
+
+  /// Removes from the NSDB and the view the MACs this agent learned on `port`.
+  func withdrawLearnedMACs(on port: ID) {
+    guard let macs = learnedMACs.removeValue(forKey: port) else { return }
+    var tags: [Simulation.FlowTag] = []
+    for (bridge, table) in writableMACTables {
+      for mac in macs {
+        let key = MACTableKey(
+          bridge: bridge, vlan: 0, mac: .init(rawValue: mac.value))
+        guard view.macTable[key] == port else { continue }
+        view.macTable[key] = nil
+        tags.append(.bridgeMAC(bridge: bridge, vlan: 0, mac: key.mac))
+        writer?.enqueue("forget mac \(mac)") { _ = try await table.remove(mac, port) }
+      }
+    }
+    invalidate(tags)
+  }
+}

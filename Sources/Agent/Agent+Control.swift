@@ -1,0 +1,156 @@
+import Datapath
+import Foundation
+import Logging
+import Packets
+import Simulation
+import Topology
+
+extension Agent {
+  /// Starts the control API (and a separate metrics listener when configured).
+  func startControlServers() throws(AgentError) {
+    let handler: @Sendable (ControlRequest) async -> ControlResponse = { [weak self] request in
+      guard let self else { return ControlResponse(status: 503, body: "{}") }
+      return await self.answer(request)
+    }
+    controlServers.append(
+      try ControlServer(address: configuration.controlAddress, logger: logger, handler: handler))
+    if let metricsAddress = configuration.metricsAddress {
+      let metricsOnly: @Sendable (ControlRequest) async -> ControlResponse = { request in
+        guard request.path == "/metrics" else {
+          return ControlResponse(status: 404, contentType: "text/plain", body: "only /metrics\n")
+        }
+        return await handler(request)
+      }
+      controlServers.append(
+        try ControlServer(address: metricsAddress, logger: logger, handler: metricsOnly))
+    }
+  }
+
+  /// The port the control API listens on (useful when configured with port 0).
+  public var controlPort: UInt16? { controlServers.first?.port }
+
+  /// Answers one control API request.
+  func answer(_ request: ControlRequest) async -> ControlResponse {
+    switch request.path {
+    case "/", "/health":
+      return json([
+        "ready": isReady, "host": configuration.hostName, "hostId": hostID.description,
+        "session": metrics.sessionState.load(ordering: .relaxed),
+        "objects": snapshot.count, "attachedPorts": attached.count,
+      ])
+    case "/metrics":
+      return ControlResponse(
+        contentType: "text/plain; version=0.0.4",
+        body: metrics.render(datapath: datapath?.counters() ?? [:], names: portNames()))
+    case "/flows":
+      return json(["flows": await flowRows()])
+    case "/ports":
+      return json(["ports": portRows()])
+    case "/topology":
+      return json(topologyRows())
+    case "/trace":
+      return trace(request.query)
+    default:
+      return ControlResponse(
+        status: 404, contentType: "text/plain",
+        body: "unknown path \(request.path); try /health /flows /ports /topology /trace /metrics\n")
+    }
+  }
+
+  /// Every installed flow, as the operator reads it.
+  public func flowRows() async -> [[String: Any & Sendable]] {
+    guard let datapath else { return [] }
+    let names = portNames()
+    let flows = await datapath.dump()
+    return flows.map { flow in
+      let match = flow.entry.match
+      return [
+        "inPort": names[match.ingressPort] ?? "\(match.ingressPort)",
+        "match": describe(match),
+        "actions": flow.entry.actions.map(\.description),
+        "tags": flow.entry.tags.count,
+        "packets": flow.stats.packets, "bytes": flow.stats.bytes,
+      ]
+    }
+  }
+
+  func portRows() -> [[String: Any & Sendable]] {
+    snapshot.ports.values.filter(\.isExterior).sorted { $0.name < $1.name }.map { port in
+      var row: [String: Any & Sendable] = [
+        "name": port.name, "interface": port.interfaceName ?? "",
+        "host": port.hostId.flatMap { snapshot.hosts[$0]?.name } ?? "",
+        "local": port.hostId == hostID, "attached": attached[port.id] != nil,
+      ]
+      if let active = view.activePorts[port.id] {
+        row["activeOn"] = snapshot.hosts[active.host]?.name ?? active.host.description
+      }
+      if let failure = attachFailures[port.id] { row["notAttached"] = failure }
+      return row
+    }
+  }
+
+  func topologyRows() -> [String: Any & Sendable] {
+    [
+      "hosts": snapshot.hosts.values.map(\.name).sorted(),
+      "bridges": snapshot.bridges.values.map(\.name).sorted(),
+      "routers": snapshot.routers.values.map(\.name).sorted(),
+      "ports": snapshot.ports.count, "routes": snapshot.routes.count,
+      "chains": snapshot.chains.values.map(\.name).sorted(), "rules": snapshot.rules.count,
+      "macEntries": view.macTable.count, "arpEntries": view.arpTable.count,
+      "activePorts": view.activePorts.count, "conntrackEntries": view.conntrack.count,
+      "aliveHosts": aliveHosts.compactMap { snapshot.hosts[$0]?.name }.sorted(),
+    ]
+  }
+
+  /// `/trace?port=NAME&packet=tcp 10.0.0.2:1234 > 10.0.1.5:80`, over the agent's own view.
+  func trace(_ query: [String: String]) -> ControlResponse {
+    guard let name = query["port"], let text = query["packet"] else {
+      return ControlResponse(
+        status: 400, contentType: "text/plain",
+        body: "usage: /trace?port=NAME&packet=tcp+10.0.0.2:1234+>+10.0.1.5:80\n")
+    }
+    guard let port = snapshot.ports.values.first(where: { $0.name == name }) else {
+      return ControlResponse(status: 404, contentType: "text/plain", body: "no port '\(name)'\n")
+    }
+    let request: TraceRequest
+    let result: SimulationResult
+    do {
+      request = try TraceRequest(parsing: text)
+      result = try TraceRunner.run(
+        request, ingress: port.id, view: currentView(), localHost: hostID)
+    } catch {
+      return ControlResponse(status: 400, contentType: "text/plain", body: "packet: \(error)\n")
+    }
+    let egress = result.outputPorts.map { snapshot.ports[$0]?.name ?? $0.description }
+    return json([
+      "verdict": "\(result.verdict)", "egressPorts": egress,
+      "steps": result.trace.map(\.description),
+    ])
+  }
+
+  func portNames() -> [UInt32: String] {
+    var names: [UInt32: String] = [:]
+    for (number, port) in portIDs { names[number] = snapshot.ports[port]?.name ?? "\(port)" }
+    return names
+  }
+
+  func describe(_ match: FlowMatch) -> String {
+    var parts = ["eth \(match.ethernetSource)>\(match.ethernetDestination)"]
+    if let source = match.networkSource, let destination = match.networkDestination {
+      parts.append("ip \(source)>\(destination)")
+    }
+    if let proto = match.networkProtocol { parts.append("proto \(proto.rawValue)") }
+    if let source = match.transportSource, let destination = match.transportDestination {
+      parts.append("l4 \(source)>\(destination)")
+    }
+    if let id = match.icmpEchoID { parts.append("icmp id \(id)") }
+    return parts.joined(separator: " ")
+  }
+
+  func json(_ object: [String: Any & Sendable]) -> ControlResponse {
+    let data =
+      (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]))
+      ?? Data("{}".utf8)
+    return ControlResponse(body: String(decoding: data, as: UTF8.self) + "\n")
+  }
+}

@@ -1,0 +1,282 @@
+import Datapath
+import Foundation
+import Logging
+import NSDB
+import Packets
+import Simulation
+import Topology
+import ZooKeeper
+
+extension Agent {
+  /// Connects to ZooKeeper, registers the host, starts the datapath, the observers and
+  /// the control API, and returns once the topology is loaded and the bindings checked
+  /// (or after `readyTimeout`, logging what is missing).
+  public func start(readyTimeout: Duration = .seconds(30)) async throws {
+    let client: ZooKeeperClient
+    do {
+      client = try await ZooKeeperClient.connect(
+        to: configuration.zookeeper,
+        sessionTimeout: .milliseconds(configuration.sessionTimeout * 1000),
+        logger: logger, timeout: .seconds(max(10, configuration.sessionTimeout * 2)))
+    } catch {
+      throw AgentError(
+        .zookeeper, "cannot reach ZooKeeper at \(configuration.zookeeper)",
+        cause: AgentError.Described(error))
+    }
+    self.client = client
+    metrics.sessionState.store(1, ordering: .relaxed)
+    let store = NSDBStore(client: client, root: configuration.root, logger: logger)
+    self.store = store
+    portState = PortState(client: client, paths: store.paths, logger: logger)
+    hostState = HostState(client: client, paths: store.paths, logger: logger)
+    writer = NSDBWriter(logger: logger, metrics: metrics)
+    do {
+      try await store.setUp()
+      try await register(store)
+      try await hostState?.registerAlive(host: hostID)
+    } catch let error as AgentError {
+      await client.close()
+      throw error
+    } catch {
+      await client.close()
+      throw AgentError(
+        .registration, "cannot register host '\(configuration.hostName)' (\(hostID))",
+        cause: AgentError.Described(error))
+    }
+
+    let events = self.events
+    do {
+      let address = AgentConfiguration.ipv4(configuration.tunnelAddress)!
+      datapath = try Datapath(
+        configuration: Datapath.Configuration(
+          tunnel: TunnelEndpoint(
+            address: Packets.IPv4Address(rawValue: address), port: configuration.tunnelPort),
+          flowCapacity: configuration.flowCapacity),
+        logger: logger,
+        onMiss: { events.yield(.miss($0)) },
+        onEvent: { events.yield(.datapath($0)) })
+    } catch {
+      await client.close()
+      throw AgentError(
+        .datapath,
+        "cannot start the datapath (tunnel \(configuration.tunnelAddress):\(configuration.tunnelPort))",
+        cause: AgentError.Described(error))
+    }
+
+    tasks.append(Task { await self.run() })
+    observeTopology(store)
+    let sessions = client.sessionEvents()
+    tasks.append(
+      Task {
+        for await event in sessions { events.yield(.session(event)) }
+      })
+    let interval = Duration.milliseconds(min(configuration.interfacePollInterval, 0.25) * 1000)
+    tasks.append(
+      Task {
+        while !Task.isCancelled {
+          try? await Task.sleep(for: interval)
+          events.yield(.tick)
+        }
+      })
+    try startControlServers()
+
+    let deadline = ContinuousClock.now + readyTimeout
+    while !isReady && ContinuousClock.now < deadline {
+      try? await Task.sleep(for: .milliseconds(5))
+    }
+    if isReady {
+      logger.info(
+        "agent ready",
+        metadata: [
+          "agent.host": "\(configuration.hostName)", "agent.host_id": "\(hostID)",
+          "agent.objects": "\(snapshot.count)", "agent.ports": "\(attached.count)",
+          "agent.startup_ms": "\((ContinuousClock.now - startInstant).milliseconds)",
+        ])
+    } else {
+      let missing = Set(ModelType.allCases).subtracting(readyTypes).map(\.rawValue).sorted()
+      logger.info(
+        "agent started before the topology was loaded",
+        metadata: ["agent.missing_types": "\(missing.joined(separator: ","))"])
+    }
+  }
+
+  /// Creates the host object if missing and publishes this host's tunnel endpoint in its
+  /// tunnel zone (creating the zone if missing), in one transaction.
+  func register(_ store: NSDBStore) async throws {
+    let hostID = hostID
+    let name = configuration.hostName
+    let zoneName = configuration.tunnelZone
+    let zoneID = ID(name: "\(ModelType.tunnelZone.rawValue)/\(zoneName)")
+    let endpoint = TunnelZone.Endpoint(
+      address: Topology.IPv4Address(AgentConfiguration.ipv4(configuration.tunnelAddress)!),
+      port: configuration.tunnelPort)
+    try await store.transaction { transaction in
+      if try await transaction.get(Host.self, hostID) == nil {
+        try await transaction.create(Host(id: hostID, name: name))
+      }
+      if var zone = try await transaction.get(TunnelZone.self, zoneID) {
+        if zone.members[hostID] != endpoint || !zone.hostIds.contains(hostID) {
+          zone.members[hostID] = endpoint
+          zone.hostIds = zone.members.keys.sorted()
+          try await transaction.update(zone)
+        }
+      } else {
+        let zone = TunnelZone(id: zoneID, name: zoneName, members: [hostID: endpoint])
+        try await transaction.create(zone)
+      }
+    }
+    logger.info(
+      "host registered",
+      metadata: [
+        "agent.host": "\(name)", "agent.host_id": "\(hostID)", "agent.tunnel_zone": "\(zoneName)",
+        "agent.tunnel": "\(configuration.tunnelAddress):\(configuration.tunnelPort)",
+      ])
+  }
+
+  /// A graceful stop: ports are marked inactive and the host not alive, the session is
+  /// closed (so every ephemeral of this host goes at once and peers react immediately),
+  /// then the datapath stops.
+  public func stop() async {
+    logger.info("agent stopping", metadata: ["agent.ports": "\(attached.count)"])
+    for server in controlServers { server.stop() }
+    controlServers = []
+    if let portState {
+      for port in attached.keys.sorted() {
+        writer?.enqueue("deactivate \(port)") { try await portState.deactivate(port: port) }
+      }
+    }
+    if let hostState {
+      let hostID = hostID
+      writer?.enqueue("unregister") { try await hostState.unregisterAlive(host: hostID) }
+    }
+    // Bounded: a ZooKeeper that cannot be reached must not hold the stop up for long.
+    if let writer {
+      let drained = Task { await writer.finish() }
+      let timer = Task {
+        try? await Task.sleep(for: .seconds(2))
+        drained.cancel()
+      }
+      await drained.value
+      timer.cancel()
+    }
+    for task in watches.values { task.cancel() }
+    watches = [:]
+    for task in tasks { task.cancel() }
+    tasks = []
+    events.finish()
+    await client?.close()
+    metrics.sessionState.store(-1, ordering: .relaxed)
+    datapath?.stop()
+    datapath = nil
+    logger.info("agent stopped")
+  }
+
+  /// Observes every model type into the event stream.
+  func observeTopology(_ store: NSDBStore) {
+    follow(Host.self, store)
+    follow(TunnelZone.self, store)
+    follow(Bridge.self, store)
+    follow(Router.self, store)
+    follow(Port.self, store)
+    follow(Route.self, store)
+    follow(Chain.self, store)
+    follow(Rule.self, store)
+    follow(PortGroup.self, store)
+    follow(IPAddrGroup.self, store)
+    follow(Dhcp.self, store)
+  }
+
+  private func follow<T: WireCodable>(_ type: T.Type, _ store: NSDBStore) {
+    let events = events
+    let logger = logger
+    tasks.append(
+      Task {
+        // Observation ends only on cancellation or a ZooKeeper failure it could not ride
+        // out; start it again after a pause in the second case.
+        while !Task.isCancelled {
+          do {
+            for try await event in store.observeAll(T.self) {
+              switch event {
+              case .updated(let object): events.yield(.topology(.upsert(object)))
+              case .deleted(let id): events.yield(.topology(.delete(T.modelType, id)))
+              case .failed(let id, let error):
+                events.yield(.topologyCorrupt(T.modelType, id, "\(error)"))
+              case .ready: events.yield(.topologyReady(T.modelType))
+              }
+            }
+          } catch {
+            logger.info(
+              "topology observation ended; restarting",
+              metadata: ["agent.type": "\(T.modelType.rawValue)", "agent.error": "\(error)"])
+          }
+          try? await Task.sleep(for: .milliseconds(500))
+        }
+      })
+  }
+
+  /// The event loop; see the design notes in Agent.swift.
+  func run() async {
+    for await event in eventStream {
+      handle(event)
+    }
+  }
+
+  func handle(_ event: AgentEvent) {
+    switch event {
+    case .topology(let change): applyTopology(change)
+    case .topologyReady(let type):
+      readyTypes.insert(type)
+      if readyTypes.count == ModelType.allCases.count { reconcileBindings(force: true) }
+    case .topologyCorrupt(let type, let id, let reason):
+      logger.info(
+        "skipping an undecodable topology object",
+        metadata: [
+          "agent.type": "\(type.rawValue)", "agent.id": "\(id)", "agent.error": "\(reason)",
+        ])
+    case .miss(let miss): handleMiss(miss)
+    case .datapath(let event): handleDatapathEvent(event)
+    case .macTable(let bridge, let table): applyMACTable(bridge, table)
+    case .ipMACTable(let bridge, let table): applyIPMACTable(bridge, table)
+    case .arpTable(let router, let table): applyARPTable(router, table)
+    case .active(let port, let activation): applyActivation(port, activation)
+    case .alive(let host, let alive): applyAlive(host, alive)
+    case .session(let event): applySession(event)
+    case .tick: tick()
+    }
+  }
+
+  func applySession(_ event: SessionEvent) {
+    switch event {
+    case .connected, .reconnected:
+      metrics.sessionState.store(1, ordering: .relaxed)
+      logger.info("ZooKeeper session up", metadata: ["agent.session": "\(event)"])
+    case .suspended:
+      metrics.sessionState.store(0, ordering: .relaxed)
+      logger.info("ZooKeeper connection lost; forwarding with what is known")
+    case .expired:
+      metrics.sessionState.store(-1, ordering: .relaxed)
+      metrics.sessionExpiries.add(1, ordering: .relaxed)
+      logger.info("ZooKeeper session expired; re-registering on the next session")
+    case .closed:
+      metrics.sessionState.store(-1, ordering: .relaxed)
+    }
+  }
+
+  func tick() {
+    let now = ContinuousClock.now
+    if bindingsChanged
+      || now - lastBindingCheck >= .milliseconds(configuration.interfacePollInterval * 1000)
+    {
+      if readyTypes.count == ModelType.allCases.count { reconcileBindings(force: false) }
+    }
+    expirePending(now)
+  }
+}
+
+extension Duration {
+  /// Whole milliseconds.
+  var milliseconds: Int64 {
+    let (seconds, attoseconds) = components
+    return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+  }
+}

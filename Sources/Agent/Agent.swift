@@ -1,0 +1,191 @@
+// MARK: - Design: the agent
+//
+// The agent is the shell around the pure simulator (DESIGN.md, "Layers"): it keeps a
+// local copy of the topology and of the runtime state, turns datapath misses into
+// simulations, and carries out what the simulator returns — flows to install, packets to
+// send, state to record. It follows the SWIM.Instance/actor-shell split of
+// apple/swift-cluster-membership: `Simulator` decides, `Agent` does the IO.
+//
+// One owner, one stream. Every input — NSDB observer updates, state-table replicas, port
+// activity and host liveness watches, datapath misses and link events, ZooKeeper session
+// events, a ticker — is an `AgentEvent` on one `AsyncStream`, consumed by one loop inside
+// the `Agent` actor. The loop handles events in arrival order, synchronously except for
+// control-API reads, so an invalidation applied before a simulation always wins over it:
+// the datapath's mailbox is FIFO per packet loop, so an install posted after a
+// `removeAll(taggedWith:)` was simulated on the newer view, and one posted before it is
+// removed by it.
+//
+// Topology. The agent observes every model type (`observeAll`) and keeps one
+// `TopologySnapshot`. Each change invalidates the flows tagged with the changed object
+// (`Invalidation`) and marks the simulation view stale; the view (which compiles lookup
+// structures) is rebuilt lazily, at the next simulation, so a burst of changes costs one
+// rebuild. Loading all of it, rather than on demand, keeps `.notYet` rare (it happens only
+// while an object is being created) and the cold start one bulk read; see docs/agent.md
+// for this deviation from the on-demand cache.
+//
+// State. MAC tables, bridge IP→MAC tables and router ARP tables are replicated from the
+// NSDB into the view; what this host learns goes into the view at once and into the
+// NSDB through one serial writer (`NSDBWriter`), so a ZooKeeper outage never blocks the
+// packet path (fail static). Port activity (`active` ephemerals) and host liveness
+// (`alive`) are watched per port and per host: a port is reachable through a tunnel only
+// while it is active on a host that is alive and has a tunnel endpoint.
+//
+// Bindings. Ports bound to this host (host id + interface name) are attached when their
+// interface exists and is up, checked every `interfacePollInterval`; the port's tunnel
+// key is its datapath port number, so tunnelled packets map to the port without a table.
+// An attached port is marked active (ephemeral, re-created after a session expiry by
+// `PortState`); a detached one inactive.
+//
+// Misses. A miss is simulated at once. `.forward` and `.drop` install a flow with the
+// result's tags; `.consumed` (ARP, echo to a router) releases the parked packets
+// without a flow; `.awaitingARP` and `.notYet` keep the packet pending and simulate it
+// again when the ARP entry or any topology change arrives, or drop it after
+// `pendingTimeout`. Generated packets (ARP replies and requests, ICMP errors) leave
+// through a local port, a tunnel, or — for an interior port — the peer device, which is
+// simulated in turn (bounded depth).
+
+import Datapath
+import Foundation
+import Logging
+import NSDB
+import Packets
+import Simulation
+import Topology
+import ZooKeeper
+
+/// The per-hypervisor agent; see the design notes at the top of this file.
+public actor Agent {
+  public nonisolated let configuration: AgentConfiguration
+  public nonisolated let hostID: ID
+  public nonisolated let metrics = AgentMetrics()
+  nonisolated let logger: Logger
+  nonisolated let events: AsyncStream<AgentEvent>.Continuation
+  nonisolated let eventStream: AsyncStream<AgentEvent>
+  nonisolated let startInstant = ContinuousClock.now
+
+  // Set by `start()`.
+  var client: ZooKeeperClient?
+  var store: NSDBStore?
+  var portState: PortState?
+  var hostState: HostState?
+  var writer: NSDBWriter?
+  var datapath: Datapath?
+  var controlServers: [ControlServer] = []
+  var tasks: [Task<Void, Never>] = []
+
+  // The local copy of the world.
+  var snapshot = TopologySnapshot()
+  var view = SimulationView(topology: TopologySnapshot())
+  var viewIsStale = false
+  var readyTypes = Set<ModelType>()
+  var simulator: Simulator
+
+  /// Exterior ports' `active` state, as published (before the liveness filter).
+  var activations: [ID: NSDB.PortActivation] = [:]
+  /// Hosts known alive (this host always is).
+  var aliveHosts = Set<ID>()
+  /// Tunnel endpoints of hosts, from the tunnel zones.
+  var endpoints: [ID: TunnelEndpoint] = [:]
+  /// Replicas of the state tables, by device.
+  var macTables: [ID: [Topology.MACAddress: ID]] = [:]
+  var ipMACTables: [ID: [Topology.IPv4Address: Topology.MACAddress]] = [:]
+  var arpTables: [ID: [Topology.IPv4Address: Topology.MACAddress]] = [:]
+  /// The tables this agent writes to (kept so they re-assert after a session expiry).
+  var writableMACTables: [ID: MACTable] = [:]
+  var writableARPTables: [ID: ARPTable] = [:]
+  /// MACs this agent learned and wrote, to withdraw when their port goes.
+  var learnedMACs: [ID: Set<Topology.MACAddress>] = [:]
+
+  /// Watches per object (port activity, host liveness, state tables).
+  var watches: [WatchKey: Task<Void, Never>] = [:]
+
+  /// Local ports: port id → attachment.
+  var attached: [ID: Attachment] = [:]
+  /// Datapath port number → port id.
+  var portIDs: [UInt32: ID] = [:]
+  /// Why a bound port is not attached, as last logged.
+  var attachFailures: [ID: String] = [:]
+  var bindingsChanged = true
+  var lastBindingCheck = ContinuousClock.now - .seconds(3600)
+
+  /// Packets waiting for an ARP answer or a device.
+  var pending: [PendingPacket] = []
+  var topologyChangedSincePendingRetry = false
+
+  struct Attachment: Hashable {
+    var interface: String
+    var number: UInt32
+    var tunnelKey: UInt32
+  }
+
+  enum WatchKey: Hashable {
+    case active(ID)
+    case alive(ID)
+    case macTable(ID)
+    case ipMACTable(ID)
+    case arpTable(ID)
+  }
+
+  struct PendingPacket {
+    enum Reason {
+      case arp(DeviceIPKey)
+      case notYet
+    }
+    var match: FlowMatch
+    var frame: [UInt8]
+    var ingress: ID
+    var since: ContinuousClock.Instant
+    var reason: Reason
+    var retried = false
+  }
+
+  /// An agent for `configuration`; `start()` brings it up.
+  public init(configuration: AgentConfiguration, logger: Logger) throws(AgentError) {
+    try configuration.validate()
+    self.configuration = configuration
+    self.logger = logger
+    self.hostID = try Self.loadHostID(configuration, logger: logger)
+    self.simulator = Simulator(localHost: hostID)
+    (eventStream, events) = AsyncStream<AgentEvent>.makeStream()
+    aliveHosts.insert(hostID)
+  }
+
+  /// The host id: the id file's if it has one, else derived from the host name (as
+  /// `midgectl apply` derives it) and written to the file.
+  static func loadHostID(_ configuration: AgentConfiguration, logger: Logger) throws(AgentError)
+    -> ID
+  {
+    let path = configuration.hostIdFile
+    if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+      let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+      guard let id = ID(trimmed) else {
+        throw AgentError(
+          .configuration,
+          "host id file \(path) holds '\(trimmed)', not a UUID; fix or delete it")
+      }
+      return id
+    }
+    let id = ID(name: "\(ModelType.host.rawValue)/\(configuration.hostName)")
+    do {
+      let directory = (path as NSString).deletingLastPathComponent
+      if !directory.isEmpty {
+        try FileManager.default.createDirectory(
+          atPath: directory, withIntermediateDirectories: true)
+      }
+      try (id.description + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    } catch {
+      logger.info(
+        "cannot write the host id file; the id is derived from the host name each start",
+        metadata: ["agent.host_id_file": "\(path)", "agent.error": "\(error)"])
+    }
+    return id
+  }
+
+  /// Seconds since this agent started, the simulator's notion of now.
+  nonisolated var now: Duration { ContinuousClock.now - startInstant }
+
+  /// Whether every model type has been loaded and bindings checked once.
+  public var isReady: Bool {
+    readyTypes.count == ModelType.allCases.count && !bindingsChanged
+  }
+}

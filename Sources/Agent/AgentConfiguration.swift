@@ -1,0 +1,149 @@
+import Foundation
+import Yams
+
+/// How an agent runs: where the NSDB is, who this host is, where its tunnel listens and
+/// where its control API answers. Read from a YAML file (`ops/midge-agent.yaml` is the
+/// annotated example), then overridden by flags; every field has a default that works on
+/// one machine, so `midge-agent --host-name hv1` is enough next to a local ZooKeeper.
+public struct AgentConfiguration: Codable, Sendable, Hashable {
+  /// The ZooKeeper connect string.
+  public var zookeeper: String = "127.0.0.1:2181"
+  /// The NSDB root path.
+  public var root: String = "/midge"
+  /// The ZooKeeper session timeout, in seconds: how long peers take to notice this host
+  /// died (a clean stop is seen at once).
+  public var sessionTimeout: Double = 10
+  /// This host's name; its id is derived from it (`Host/<name>`, as `midgectl apply` does)
+  /// unless the host id file already holds one.
+  public var hostName: String = ProcessInfo.processInfo.hostName
+  /// Where the host id is kept across restarts (created on first start).
+  public var hostIdFile: String = "/var/lib/midge/host_id"
+  /// The tunnel zone this host joins (created if missing).
+  public var tunnelZone: String = "default"
+  /// The underlay address tunnels to this host are sent to, and the local address the
+  /// tunnel socket binds.
+  public var tunnelAddress: String = "127.0.0.1"
+  /// The tunnel UDP port.
+  public var tunnelPort: UInt16 = 6677
+  /// trace, debug, info, notice, warning, error or critical.
+  public var logLevel: String = "info"
+  /// The control API (HTTP, loopback only): flows, topology, trace, and `/metrics`.
+  public var controlAddress: String = "127.0.0.1:7780"
+  /// A second listener for `/metrics` alone; nil: the control API serves them.
+  public var metricsAddress: String?
+  /// Seconds a flow may stay unused before it is removed.
+  public var flowIdleTimeout: Double = 60
+  /// The most flows each port's table holds (least recently used evicted beyond).
+  public var flowCapacity: Int = 1 << 16
+  /// Seconds a packet waits for a device or an ARP answer before it is dropped.
+  public var pendingTimeout: Double = 3
+  /// Seconds between checks for bound interfaces that appeared.
+  public var interfacePollInterval: Double = 0.5
+
+  public init() {}
+
+  public init(from decoder: any Decoder) throws {
+    let defaults = AgentConfiguration()
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+      try container.decodeIfPresent(T.self, forKey: key) ?? fallback
+    }
+    zookeeper = try value(.zookeeper, defaults.zookeeper)
+    root = try value(.root, defaults.root)
+    sessionTimeout = try value(.sessionTimeout, defaults.sessionTimeout)
+    hostName = try value(.hostName, defaults.hostName)
+    hostIdFile = try value(.hostIdFile, defaults.hostIdFile)
+    tunnelZone = try value(.tunnelZone, defaults.tunnelZone)
+    tunnelAddress = try value(.tunnelAddress, defaults.tunnelAddress)
+    tunnelPort = try value(.tunnelPort, defaults.tunnelPort)
+    logLevel = try value(.logLevel, defaults.logLevel)
+    controlAddress = try value(.controlAddress, defaults.controlAddress)
+    metricsAddress = try container.decodeIfPresent(String.self, forKey: .metricsAddress)
+    flowIdleTimeout = try value(.flowIdleTimeout, defaults.flowIdleTimeout)
+    flowCapacity = try value(.flowCapacity, defaults.flowCapacity)
+    pendingTimeout = try value(.pendingTimeout, defaults.pendingTimeout)
+    interfacePollInterval = try value(.interfacePollInterval, defaults.interfacePollInterval)
+  }
+
+  /// Parses a YAML configuration; unknown keys are errors (a typo must not silently
+  /// fall back to a default).
+  public static func parse(yaml text: String) throws(AgentError) -> AgentConfiguration {
+    let known = Set(CodingKeys.allCases.map(\.stringValue))
+    do {
+      if let mapping = try Yams.load(yaml: text) as? [String: Any] {
+        let unknown = mapping.keys.filter { !known.contains($0) }.sorted()
+        if !unknown.isEmpty {
+          throw AgentError(
+            .configuration,
+            "unknown setting(s) \(unknown.joined(separator: ", ")); known: "
+              + known.sorted().joined(separator: ", "))
+        }
+      } else if !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        throw AgentError(.configuration, "the configuration must be a mapping of settings")
+      }
+      let configuration =
+        text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+        ? AgentConfiguration() : try YAMLDecoder().decode(AgentConfiguration.self, from: text)
+      try configuration.validate()
+      return configuration
+    } catch let error as AgentError {
+      throw error
+    } catch {
+      throw AgentError(
+        .configuration, "cannot read the configuration", cause: AgentError.Described(error))
+    }
+  }
+
+  /// Checks the values a typo or a bad flag can break.
+  public func validate() throws(AgentError) {
+    guard !zookeeper.isEmpty else { throw AgentError(.configuration, "zookeeper is empty") }
+    guard root.hasPrefix("/") else {
+      throw AgentError(.configuration, "root must be an absolute path, not '\(root)'")
+    }
+    guard !hostName.isEmpty else { throw AgentError(.configuration, "hostName is empty") }
+    guard sessionTimeout >= 1, sessionTimeout <= 60 else {
+      throw AgentError(.configuration, "sessionTimeout must be 1-60 s, not \(sessionTimeout)")
+    }
+    guard Self.ipv4(tunnelAddress) != nil else {
+      throw AgentError(.configuration, "tunnelAddress '\(tunnelAddress)' is not an IPv4 address")
+    }
+    for address in [controlAddress] + (metricsAddress.map { [$0] } ?? []) {
+      guard Self.hostPort(address) != nil else {
+        throw AgentError(.configuration, "'\(address)' is not ADDRESS:PORT")
+      }
+    }
+    guard flowIdleTimeout > 0, pendingTimeout > 0, interfacePollInterval > 0 else {
+      throw AgentError(.configuration, "timeouts and intervals must be positive")
+    }
+    guard flowCapacity > 0 else { throw AgentError(.configuration, "flowCapacity must be > 0") }
+  }
+
+  /// "a.b.c.d" as a host-order integer.
+  static func ipv4(_ text: String) -> UInt32? {
+    let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 4 else { return nil }
+    var value: UInt32 = 0
+    for part in parts {
+      guard let byte = UInt8(part) else { return nil }
+      value = value << 8 | UInt32(byte)
+    }
+    return value
+  }
+
+  /// "a.b.c.d:port" split, with the address checked.
+  static func hostPort(_ text: String) -> (address: UInt32, port: UInt16)? {
+    guard let colon = text.lastIndex(of: ":"),
+      let address = ipv4(String(text[..<colon])),
+      let port = UInt16(text[text.index(after: colon)...])
+    else { return nil }
+    return (address, port)
+  }
+}
+
+extension AgentConfiguration {
+  enum CodingKeys: String, CodingKey, CaseIterable {
+    case zookeeper, root, sessionTimeout, hostName, hostIdFile, tunnelZone, tunnelAddress
+    case tunnelPort, logLevel, controlAddress, metricsAddress, flowIdleTimeout, flowCapacity
+    case pendingTimeout, interfacePollInterval
+  }
+}

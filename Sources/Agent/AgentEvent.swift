@@ -1,0 +1,23 @@
+import Datapath
+import NSDB
+import Topology
+import ZooKeeper
+
+/// Everything that reaches the agent's event loop, from the NSDB observers, the datapath's
+/// packet threads, the ZooKeeper session and the ticker. One serial stream: the agent's
+/// state has one owner and events are handled in the order they arrived, so a flow is
+/// never installed from a view older than an invalidation already applied.
+enum AgentEvent: Sendable {
+  case topology(TopologyChange)
+  case topologyReady(ModelType)
+  case topologyCorrupt(ModelType, ID, String)
+  case miss(DatapathMiss)
+  case datapath(DatapathEvent)
+  case macTable(bridge: ID, [Topology.MACAddress: ID])
+  case ipMACTable(bridge: ID, [Topology.IPv4Address: Topology.MACAddress])
+  case arpTable(router: ID, [Topology.IPv4Address: Topology.MACAddress])
+  case active(port: ID, NSDB.PortActivation?)
+  case alive(host: ID, Bool)
+  case session(SessionEvent)
+  case tick
+}

@@ -1,0 +1,55 @@
+import Datapath
+import Packets
+import Simulation
+import Topology
+
+/// Turns the simulator's flow tags (what a flow depended on, in topology terms) into the
+/// datapath's two-word tags.
+///
+/// Why a hash: the datapath indexes flows by tag on the packet threads, so a tag must be
+/// two machine words, not an enum of ids. The mapping is a fixed function of the tag, so
+/// the agent derives the same word pair when it invalidates as when it installed. A
+/// collision removes a few extra flows (they are simulated again), never too few.
+public enum FlowTagHasher {
+  /// The datapath tag for `tag`.
+  public static func hash(_ tag: Simulation.FlowTag) -> DatapathFlowTag {
+    switch tag {
+    case .device(let id): return mix(1, id)
+    case .port(let id): return mix(2, id)
+    case .chain(let id): return mix(3, id)
+    case .bridgeMAC(let bridge, let vlan, let mac):
+      return mix(4, bridge, mac.rawValue << 16 | UInt64(vlan))
+    case .routerDestination(let router, let ip): return mix(5, router, UInt64(ip.rawValue))
+    case .route(let id): return mix(6, id)
+    case .arpEntry(let router, let ip): return mix(7, router, UInt64(ip.rawValue))
+    case .portGroup(let id): return mix(8, id)
+    case .ipAddrGroup(let id): return mix(9, id)
+    }
+  }
+
+  /// The datapath tags for `tags`, without duplicates.
+  public static func hash(_ tags: [Simulation.FlowTag]) -> [DatapathFlowTag] {
+    var seen = Set<DatapathFlowTag>()
+    var result: [DatapathFlowTag] = []
+    result.reserveCapacity(tags.count)
+    for tag in tags {
+      let hashed = hash(tag)
+      if seen.insert(hashed).inserted { result.append(hashed) }
+    }
+    return result
+  }
+
+  private static func mix(_ kind: UInt64, _ id: ID, _ extra: UInt64 = 0) -> DatapathFlowTag {
+    let high = splitmix(id.high ^ splitmix(kind &* 0x9E37_79B9_7F4A_7C15 ^ extra))
+    let low = splitmix(id.low ^ splitmix(high ^ extra ^ kind))
+    return DatapathFlowTag(high: high, low: low)
+  }
+
+  /// SplitMix64's finaliser: a bijective mix of one word.
+  private static func splitmix(_ value: UInt64) -> UInt64 {
+    var z = value &+ 0x9E37_79B9_7F4A_7C15
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import Glibc
+import MidgeTestSupport
+import NSDB
+import Testing
+import Topology
+import TopologyFile
+
+/// Why the end-to-end tests cannot run here, or nil (root, `ip`, `ping`).
+func endToEndUnavailable() -> String? {
+  guard geteuid() == 0 else { return "agent end-to-end tests need root (CI runs as root)" }
+  guard runCommand(["ip", "-V"]).status == 0 else { return "the `ip` command is missing" }
+  guard runCommand(["ping", "-V"]).status == 0 else { return "`ping` is missing (iputils-ping)" }
+  return nil
+}
+
+/// Replies in `ping -D` output, as (timestamp, icmp_seq).
+func replies(_ output: String) -> [(time: Double, seq: Int)] {
+  output.split(separator: "\n").compactMap { line in
+    guard line.hasPrefix("["), let close = line.firstIndex(of: "]"),
+      let time = Double(line[line.index(after: line.startIndex)..<close]),
+      let range = line.range(of: "icmp_seq=")
+    else { return nil }
+    let digits = line[range.upperBound...].prefix { $0.isNumber }
+    guard let seq = Int(digits) else { return nil }
+    return (time, seq)
+  }
+}
+
+@Suite(
+  "Agents end to end: two midge-agent processes, VM namespaces, real packets",
+  .serialized, .enabled(if: endToEndUnavailable() == nil, "\(endToEndUnavailable() ?? "")"))
+struct AgentEndToEndTests {
+  @Test(
+    "switched and routed pings across agents pass, the filtered pair is blocked, 8 MB of TCP arrive intact"
+  )
+  func traffic() async throws {
+    let world = try AgentWorld(zookeeper: try await ZooKeeperServer.shared())
+    defer { world.cleanUp() }
+    try await world.start()
+    #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.1.3"), "same bridge, two agents")
+    #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.2.2"), "routed, two agents")
+    #expect(await world.pingsEventually(from: "vm-b2", to: "10.61.1.2"), "routed, one agent")
+    #expect(await world.pingsEventually(from: "vm-a2", to: "10.61.2.2"), "vm-a2 reaches vm-b1")
+    #expect(!world.ping(from: "vm-a2", to: "10.61.2.3", count: 3), "the chain blocks a2 → b2")
+
+    let transfer = TCPTransfer(size: 8 << 20)
+    let result = try await transfer.run(
+      server: world.vms["vm-b1"]!.namespace, client: world.vms["vm-a1"]!.namespace,
+      address: "10.61.2.2", port: 5001, timeout: .seconds(20))
+    #expect(result.intact, "received \(result.bytes) of \(8 << 20) bytes (\(result.error ?? "ok"))")
+
+    let flows = try world.controlGet(0, "/flows")
+    #expect(flows.contains("encap(key="), "agent 1 tunnels flows to agent 2")
+    let metrics = try world.controlGet(0, "/metrics")
+    #expect(metrics.contains("midge_agent_simulations_total"))
+    #expect(!metrics.contains("midge_agent_simulations_total 0\n"))
+  }
+
+  @Test("a DROP rule stops an established flow within a second; removing it lets traffic through")
+  func dropRule() async throws {
+    let world = try AgentWorld(zookeeper: try await ZooKeeperServer.shared())
+    defer { world.cleanUp() }
+    try await world.start()
+    #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.1.3"))
+
+    let output = NSTemporaryDirectory() + "midge-ping-\(world.suffix).out"
+    defer { unlink(output) }
+    let ping = try ChildProcess(
+      [
+        "ip", "netns", "exec", world.vms["vm-a1"]!.namespace, "ping", "-D", "-n", "-i", "0.05",
+        "-c", "120", "-W", "1", "10.61.1.3",
+      ], output: output)
+    defer { ping.stop() }
+    try await Task.sleep(for: .seconds(1))
+    let blocked = world.topologyYAML().replacingOccurrences(
+      of: "      - {action: drop, nwSrc: 10.61.1.3/32, nwDst: 10.61.2.3/32}",
+      with:
+        "      - {action: drop, nwSrc: 10.61.1.3/32, nwDst: 10.61.1.2/32}\n      - {action: drop, nwSrc: 10.61.1.3/32, nwDst: 10.61.2.3/32}"
+    )
+    #expect(blocked != world.topologyYAML())
+    try await world.withStore { store in
+      _ = try await store.apply(try TopologyFile.parse(blocked), prune: true)
+    }
+    let dropAt = Date().timeIntervalSince1970
+    try await Task.sleep(for: .seconds(2))
+    try await world.withStore { store in
+      _ = try await store.apply(try TopologyFile.parse(world.topologyYAML()), prune: true)
+    }
+    let allowAt = Date().timeIntervalSince1970
+    await ping.wait(timeout: .seconds(10))
+    let seen = replies((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    let before = seen.filter { $0.time < dropAt }
+    let blockedWindow = seen.filter { $0.time > dropAt + 1 && $0.time < allowAt }
+    let after = seen.filter { $0.time > allowAt + 1 }
+    let lastThrough = seen.filter { $0.time >= dropAt && $0.time < allowAt }.map(\.time).max()
+    #expect(before.count > 10, "the flow was established before the rule")
+    #expect(
+      blockedWindow.isEmpty, "\(blockedWindow.count) replies came more than 1 s after the DROP rule"
+    )
+    #expect(after.count > 10, "traffic resumed after the rule was removed (\(after.count) replies)")
+    if let lastThrough {
+      print("drop rule took effect after at most \(Int((lastThrough - dropAt) * 1000)) ms")
+    }
+  }
+
+  @Test(
+    "SIGKILL of an agent: after the session timeout its flows and ports are gone at the peer; a restart restores traffic"
+  )
+  func agentKilled() async throws {
+    let world = try AgentWorld(zookeeper: try await ZooKeeperServer.shared())
+    defer { world.cleanUp() }
+    try await world.start()
+    #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.1.3"))
+    let peerTunnel = "to=127.0.0.1:\(world.agents[1].tunnelPort)"
+    #expect(try world.controlGet(0, "/flows").contains(peerTunnel))
+
+    let killedAt = ContinuousClock.now
+    world.agents[1].child?.signal(SIGKILL)
+    let gone = await eventually(timeout: .seconds(world.sessionTimeout + 5)) {
+      let flows = (try? world.controlGet(0, "/flows")) ?? peerTunnel
+      let ports = (try? world.controlGet(0, "/ports")) ?? ""
+      return !flows.contains(peerTunnel) && !ports.contains("\"activeOn\" : \"host-2\"")
+    }
+    #expect(gone, "agent 1 still tunnels to, or sees ports on, the killed agent")
+    print("peer's flows and ports gone \(ContinuousClock.now - killedAt) after SIGKILL")
+    try await world.withStore { store in
+      let ports = try await store.getAll(Port.self)
+      let state = PortState(client: store.client, paths: store.paths, logger: world.logger)
+      for name in ["vm-a2", "vm-b1"] {
+        let port = try #require(ports.first { $0.name == name })
+        #expect(try await state.activeState(port.id) == nil, "\(name) still active")
+      }
+    }
+    #expect(!world.ping(from: "vm-a1", to: "10.61.1.3", count: 2))
+
+    try world.startAgent(1)
+    try await world.waitReady(1)
+    #expect(
+      await world.pingsEventually(from: "vm-a1", to: "10.61.1.3"), "traffic back after restart")
+  }
+
+  @Test(
+    "ZooKeeper restarted: pings keep passing throughout; afterwards the agents follow changes again"
+  )
+  func zookeeperRestart() async throws {
+    try await ZooKeeperServer.with { server in
+      let world = try AgentWorld(zookeeper: server, sessionTimeout: 4)
+      defer { world.cleanUp() }
+      try await world.start()
+      #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.2.2"))
+
+      let output = NSTemporaryDirectory() + "midge-ping-\(world.suffix).out"
+      defer { unlink(output) }
+      let ping = try ChildProcess(
+        [
+          "ip", "netns", "exec", world.vms["vm-a1"]!.namespace, "ping", "-D", "-n", "-i", "0.1",
+          "-c", "40", "-W", "1", "10.61.2.2",
+        ], output: output)
+      defer { ping.stop() }
+      try await Task.sleep(for: .milliseconds(500))
+      try await server.kill(member: 1)
+      try await Task.sleep(for: .milliseconds(500))
+      try await server.restart(member: 1)
+      await ping.wait(timeout: .seconds(15))
+      let seen = replies((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+      #expect(seen.count >= 39, "only \(seen.count) of 40 pings answered across the restart")
+
+      // Resynchronised: new flows are simulated, and a rule written after the restart
+      // reaches the agents.
+      #expect(await world.pingsEventually(from: "vm-a2", to: "10.61.2.2"))
+      let blocked = world.topologyYAML().replacingOccurrences(
+        of: "      - {action: accept}", with: "      - {action: drop, nwDst: 10.61.2.2/32}")
+      try await world.withStore { store in
+        _ = try await store.apply(try TopologyFile.parse(blocked), prune: true)
+      }
+      let stopped = await eventually(timeout: .seconds(10), every: .milliseconds(200)) {
+        !world.ping(from: "vm-a2", to: "10.61.2.2", count: 1)
+      }
+      #expect(stopped, "a rule written after the ZooKeeper restart did not take effect")
+    }
+  }
+}

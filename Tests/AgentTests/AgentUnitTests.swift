@@ -1,0 +1,155 @@
+import Agent
+import Datapath
+import Foundation
+import MidgeTestSupport
+import Packets
+import Simulation
+import Testing
+import Topology
+
+@Suite("Agent configuration")
+struct AgentConfigurationTests {
+  @Test("the example configuration in ops/ parses to what it says")
+  func example() throws {
+    let path = ZooKeeperServer.repositoryRoot + "/ops/midge-agent.yaml"
+    let configuration = try AgentConfiguration.parse(
+      yaml: try String(contentsOfFile: path, encoding: .utf8))
+    #expect(configuration.zookeeper == "127.0.0.1:2181")
+    #expect(configuration.hostName == "hv1")
+    #expect(configuration.tunnelPort == 6677)
+    #expect(configuration.controlAddress == "127.0.0.1:7780")
+    #expect(configuration.flowIdleTimeout == 60)
+  }
+
+  @Test("an empty file gives the defaults; a partial one overrides only what it names")
+  func defaults() throws {
+    #expect(try AgentConfiguration.parse(yaml: "") == AgentConfiguration())
+    let partial = try AgentConfiguration.parse(yaml: "tunnelPort: 7000\nroot: /other\n")
+    var expected = AgentConfiguration()
+    expected.tunnelPort = 7000
+    expected.root = "/other"
+    #expect(partial == expected)
+  }
+
+  @Test(
+    "bad settings are refused with a message naming them",
+    arguments: [
+      ("tunelPort: 7000", "tunelPort"), ("tunnelAddress: 300.1.1.1", "tunnelAddress"),
+      ("sessionTimeout: 0.1", "sessionTimeout"), ("root: midge", "root"),
+      ("controlAddress: localhost", "localhost"), ("- a\n- b", "mapping"),
+      ("tunnelPort: [1]", "configuration"),
+    ])
+  func refused(_ text: String, _ named: String) {
+    #expect {
+      _ = try AgentConfiguration.parse(yaml: text)
+    } throws: { error in
+      "\(error)".contains(named)
+    }
+  }
+}
+
+@Suite("Agent translation: actions, tags, invalidation, control requests")
+struct AgentTranslationTests {
+  let port1 = ID(name: "Port/a")
+  let port2 = ID(name: "Port/b")
+  let host2 = ID(name: "Host/h2")
+  let remote = TunnelEndpoint(address: Packets.IPv4Address(127, 0, 0, 1), port: 7001)
+
+  @Test("local outputs become port numbers, remote ports tunnels to their host's endpoint")
+  func actions() throws {
+    let translator = ActionTranslator(localPorts: [port1: 11], endpoints: [host2: remote])
+    let result = translator.translate([
+      .decrementTTL, .setEthernetDestination(Packets.MACAddress(0x02, 0, 0, 0, 0, 1)),
+      .output(port: port1), .tunnel(port: port2, host: host2, tunnelKey: 42),
+    ])
+    #expect(
+      try result.get() == [
+        .decrementTTL, .setEthernetDestination(Packets.MACAddress(0x02, 0, 0, 0, 0, 1)),
+        .output(port: 11), .encapsulate(tunnelKey: 42, remote: remote),
+      ])
+  }
+
+  @Test("a port not attached here, an unknown host or an unsupported action is a failure")
+  func failures() {
+    let translator = ActionTranslator(localPorts: [:], endpoints: [:])
+    guard case .failure(let notHere) = translator.translate([.output(port: port1)]) else {
+      Issue.record("an output to a port not attached here was translated")
+      return
+    }
+    #expect(notHere.port == port1)
+    guard
+      case .failure(let noHost) = translator.translate([
+        .tunnel(port: port2, host: host2, tunnelKey: 1)
+      ])
+    else {
+      Issue.record("a tunnel to a host without endpoint was translated")
+      return
+    }
+    #expect(noHost.port == port2)
+    guard case .failure = translator.translate([.pushVLAN(5)]) else {
+      Issue.record("push_vlan was translated though the datapath cannot do it")
+      return
+    }
+  }
+
+  @Test("flow tags hash the same each time and differently for different tags")
+  func tags() {
+    let mac = Packets.MACAddress(0x02, 0, 0, 0, 0, 7)
+    let tags: [Simulation.FlowTag] = [
+      .device(port1), .port(port1), .chain(port1), .route(port1), .portGroup(port1),
+      .ipAddrGroup(port1), .device(port2),
+      .bridgeMAC(bridge: port1, vlan: 0, mac: mac), .bridgeMAC(bridge: port1, vlan: 1, mac: mac),
+      .arpEntry(router: port1, ip: Packets.IPv4Address(10, 0, 0, 1)),
+      .routerDestination(router: port1, ip: Packets.IPv4Address(10, 0, 0, 1)),
+    ]
+    let hashed = tags.map(FlowTagHasher.hash)
+    #expect(Set(hashed).count == tags.count)
+    #expect(tags.map(FlowTagHasher.hash) == hashed)
+    #expect(FlowTagHasher.hash(tags + tags) == hashed)
+  }
+
+  @Test("a change invalidates the tags of the object before and after it")
+  func invalidation() {
+    let chainA = ID(name: "Chain/a")
+    let chainB = ID(name: "Chain/b")
+    let rule = Rule(id: ID(name: "Rule/x"), chainId: chainA, action: .drop)
+    var moved = rule
+    moved.chainId = chainB
+    #expect(Set(Invalidation.tags(old: rule, new: moved)) == [.chain(chainA), .chain(chainB)])
+
+    let bridge = ID(name: "Bridge/b")
+    let port = Port(id: port1, device: .bridge(bridge), tunnelKey: 1)
+    #expect(Set(Invalidation.tags(old: nil, new: port)) == [.port(port1), .device(bridge)])
+
+    let router = ID(name: "Router/r")
+    let route = Route(
+      id: ID(name: "Route/r/0"), routerId: router,
+      dstPrefix: try! Topology.IPv4Prefix(parsing: "10.0.0.0/8"), nextHop: .blackhole)
+    #expect(Set(Invalidation.tags(old: route, new: nil)) == [.route(route.id), .device(router)])
+  }
+
+  @Test("a snapshot applies upserts and deletes and returns what they replaced")
+  func snapshotChanges() {
+    var snapshot = TopologySnapshot()
+    let bridge = Bridge(id: ID(name: "Bridge/b"), name: "b")
+    #expect(snapshot.apply(.upsert(bridge)) == nil)
+    var renamed = bridge
+    renamed.name = "c"
+    #expect((snapshot.apply(.upsert(renamed)) as? Bridge) == bridge)
+    #expect(snapshot.bridges[bridge.id]?.name == "c")
+    #expect((snapshot.apply(.delete(.bridge, bridge.id)) as? Bridge) == renamed)
+    #expect(snapshot.bridges.isEmpty)
+  }
+
+  @Test("control requests: path and percent-decoded query")
+  func controlRequests() throws {
+    let request = try #require(
+      ControlServer.parse(
+        "GET /trace?port=x%2Fa&packet=tcp+10.0.0.2:1+%3E+10.0.1.5:80 HTTP/1.1\r\nHost: x\r\n\r\n"))
+    #expect(request.path == "/trace")
+    #expect(request.query["port"] == "x/a")
+    #expect(request.query["packet"] == "tcp 10.0.0.2:1 > 10.0.1.5:80")
+    #expect(ControlServer.parse("POST / HTTP/1.1\r\n") == nil)
+    #expect(ControlServer.parse("") == nil)
+  }
+}

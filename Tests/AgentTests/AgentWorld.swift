@@ -1,0 +1,279 @@
+import Datapath
+import Foundation
+import Glibc
+import Logging
+import MidgeTestSupport
+import NSDB
+import Topology
+import TopologyFile
+import ZooKeeper
+
+/// One test's world for the end-to-end tests: a private NSDB root on a ZooKeeper server,
+/// the demo-like topology (two tenant bridges behind a router, a chain that blocks
+/// vm-a2 → vm-b2), two `midge-agent` processes ("host-1", "host-2") with their own tunnel
+/// UDP ports and control APIs on 127.0.0.1, and four "VMs" (network namespaces joined by
+/// veth pairs to the agents). Tenant addresses are 10.61.x, inside the namespaces only;
+/// the root namespace gets no addresses and no routes. `cleanUp()` (also on deinit)
+/// stops the agents and removes every namespace and veth, whatever happened.
+final class AgentWorld: @unchecked Sendable {
+  struct VM {
+    let name: String  // the port name, e.g. "vm-a1"
+    let namespace: String
+    let interface: String  // root-side veth, bound to the port
+    let address: String
+    let gateway: String
+    let host: Int
+  }
+
+  struct AgentProcess {
+    var child: ChildProcess?
+    let host: String
+    let tunnelPort: UInt16
+    let controlPort: UInt16
+    let log: String
+  }
+
+  let zookeeper: ZooKeeperServer
+  let root: String
+  let suffix: String
+  let directory: String
+  let sessionTimeout: Double
+  private(set) var vms: [String: VM] = [:]
+  private(set) var agents: [AgentProcess] = []
+  private var cleaned = false
+  let logger = ZooKeeperServer.logger("agent-world")
+
+  static var agentBinary: String {
+    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    return executable.deletingLastPathComponent().appendingPathComponent("midge-agent").path
+  }
+
+  init(zookeeper: ZooKeeperServer, sessionTimeout: Double = 2) throws {
+    self.zookeeper = zookeeper
+    self.sessionTimeout = sessionTimeout
+    suffix = String(UInt32.random(in: 0x1000_0000...0xFFFF_FFFF), radix: 16)
+    root = "/midge-e2e-\(suffix)"
+    directory = NSTemporaryDirectory() + "midge-e2e-\(suffix)"
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    guard FileManager.default.isExecutableFile(atPath: Self.agentBinary) else {
+      throw HarnessError("no midge-agent next to the test binary at \(Self.agentBinary)")
+    }
+  }
+
+  deinit { cleanUp() }
+
+  /// The topology file for this world.
+  func topologyYAML() -> String {
+    """
+    tunnelZones:
+      - name: default
+    hosts:
+      - {name: host-1, tunnelZone: default, address: 127.0.0.1, port: \(agents[0].tunnelPort)}
+      - {name: host-2, tunnelZone: default, address: 127.0.0.1, port: \(agents[1].tunnelPort)}
+    chains:
+      - name: block-a2-to-b2
+        rules:
+          - {action: drop, nwSrc: 10.61.1.3/32, nwDst: 10.61.2.3/32}
+          - {action: accept}
+    bridges:
+      - name: tenant-a
+        ports:
+          - {name: vm-a1, host: host-1, interface: \(vms["vm-a1"]!.interface)}
+          - {name: vm-a2, host: host-2, interface: \(vms["vm-a2"]!.interface), inboundFilter: block-a2-to-b2}
+      - name: tenant-b
+        ports:
+          - {name: vm-b1, host: host-2, interface: \(vms["vm-b1"]!.interface)}
+          - {name: vm-b2, host: host-1, interface: \(vms["vm-b2"]!.interface)}
+    routers:
+      - name: edge
+        ports:
+          - {name: edge-a, address: 10.61.1.1/24, link: tenant-a}
+          - {name: edge-b, address: 10.61.2.1/24, link: tenant-b}
+    """
+  }
+
+  /// Creates the VMs, applies the topology and starts both agents; returns when both
+  /// report ready and every VM port is active.
+  func start() async throws {
+    for (index, host) in ["host-1", "host-2"].enumerated() {
+      agents.append(
+        AgentProcess(
+          child: nil, host: host, tunnelPort: try freePort(SOCK_DGRAM),
+          controlPort: try freePort(SOCK_STREAM), log: directory + "/agent-\(index + 1).log"))
+    }
+    try addVM("vm-a1", "10.61.1.2", "10.61.1.1", host: 0)
+    try addVM("vm-a2", "10.61.1.3", "10.61.1.1", host: 1)
+    try addVM("vm-b1", "10.61.2.2", "10.61.2.1", host: 1)
+    try addVM("vm-b2", "10.61.2.3", "10.61.2.1", host: 0)
+    try await withStore { store in
+      let snapshot = try TopologyFile.parse(topologyYAML())
+      _ = try await store.apply(snapshot, prune: false)
+    }
+    for index in agents.indices { try startAgent(index) }
+    for index in agents.indices { try await waitReady(index) }
+    try await waitActive(Array(vms.keys))
+  }
+
+  func startAgent(_ index: Int) throws {
+    let agent = agents[index]
+    agents[index].child = try ChildProcess(
+      [
+        Self.agentBinary, "--zk", zookeeper.connectString, "--root", root, "--host-name",
+        agent.host, "--host-id-file", directory + "/\(agent.host).id", "--tunnel-port",
+        "\(agent.tunnelPort)", "--control-address", "127.0.0.1:\(agent.controlPort)",
+        "--session-timeout", "\(sessionTimeout)", "--log-level", "info",
+      ], output: agent.log + (index < agents.count ? "" : ""))
+  }
+
+  /// Waits until agent `index` answers `/health` with ready (at most 20 s).
+  func waitReady(_ index: Int) async throws {
+    let ready = await eventually(timeout: .seconds(20), every: .milliseconds(100)) {
+      (try? httpGet(port: agents[index].controlPort, path: "/health"))?.contains(
+        "\"ready\" : true") == true
+    }
+    guard ready else {
+      throw HarnessError("agent \(index + 1) not ready; its log:\n\(agentLog(index))")
+    }
+  }
+
+  /// Waits until every named port is active (at most 10 s).
+  func waitActive(_ names: [String]) async throws {
+    try await withStore { store in
+      let ports = try await store.getAll(Port.self)
+      let state = PortState(client: store.client, paths: store.paths, logger: logger)
+      for name in names {
+        guard let port = ports.first(where: { $0.name == name }) else {
+          throw HarnessError("no port \(name)")
+        }
+        let active = try await eventually(timeout: .seconds(10)) {
+          try await state.activeState(port.id) != nil
+        }
+        guard active else { throw HarnessError("port \(name) never became active") }
+      }
+    }
+  }
+
+  func agentLog(_ index: Int) -> String {
+    (try? String(contentsOfFile: agents[index].log, encoding: .utf8)) ?? "(no log)"
+  }
+
+  func controlGet(_ index: Int, _ path: String) throws -> String {
+    try httpGet(port: agents[index].controlPort, path: path)
+  }
+
+  /// Runs `body` with a store on this world's root.
+  func withStore<T>(_ body: (NSDBStore) async throws -> T) async throws -> T {
+    try await zookeeper.withClient(sessionTimeout: .seconds(10)) { client in
+      let store = NSDBStore(client: client, root: root, logger: logger)
+      try await store.setUp()
+      return try await body(store)
+    }
+  }
+
+  private func addVM(_ name: String, _ address: String, _ gateway: String, host: Int) throws {
+    let index = vms.count
+    let vm = VM(
+      name: name, namespace: "midge-e2e-\(suffix)-\(index)", interface: "me\(suffix)\(index)",
+      address: address, gateway: gateway, host: host)
+    vms[name] = vm
+    let steps: [[String]] = [
+      ["ip", "netns", "add", vm.namespace],
+      [
+        "ip", "link", "add", vm.interface, "type", "veth", "peer", "name", "eth0", "netns",
+        vm.namespace,
+      ],
+      ["ip", "netns", "exec", vm.namespace, "ip", "link", "set", "lo", "up"],
+      ["ip", "netns", "exec", vm.namespace, "ip", "addr", "add", "\(address)/24", "dev", "eth0"],
+      ["ip", "netns", "exec", vm.namespace, "ip", "link", "set", "eth0", "up"],
+      ["ip", "netns", "exec", vm.namespace, "ip", "route", "add", "default", "via", gateway],
+      ["ip", "link", "set", vm.interface, "up"],
+    ]
+    for step in steps {
+      let result = runCommand(step)
+      guard result.status == 0 else {
+        throw HarnessError("\(step.joined(separator: " ")) failed: \(result.output)")
+      }
+    }
+  }
+
+  /// `ping -c count` from one VM to an address; true when at least one reply came.
+  func ping(from vm: String, to address: String, count: Int = 3, interval: String = "0.2")
+    -> Bool
+  {
+    runCommand(
+      [
+        "ip", "netns", "exec", vms[vm]!.namespace, "ping", "-n", "-q", "-c", "\(count)", "-i",
+        interval, "-W", "1", address,
+      ], timeout: Double(count) * 1.5 + 5
+    ).status == 0
+  }
+
+  /// Pings until one gets through (ARP and first simulations take a moment), at most 10 s.
+  func pingsEventually(from vm: String, to address: String) async -> Bool {
+    await eventually(timeout: .seconds(10), every: .milliseconds(100)) {
+      ping(from: vm, to: address, count: 1)
+    }
+  }
+
+  /// Stops the agents and removes every namespace and veth.
+  func cleanUp() {
+    guard !cleaned else { return }
+    cleaned = true
+    for agent in agents { agent.child?.stop(grace: 3) }
+    for vm in vms.values {
+      runCommand(["ip", "link", "del", vm.interface])
+      runCommand(["ip", "netns", "del", vm.namespace])
+    }
+    try? FileManager.default.removeItem(atPath: directory)
+  }
+}
+
+/// A free port on 127.0.0.1 for `type` (SOCK_DGRAM or SOCK_STREAM), from the kernel.
+func freePort(_ type: __socket_type) throws -> UInt16 {
+  let fd = socket(AF_INET, Int32(type.rawValue), 0)
+  guard fd >= 0 else { throw HarnessError("socket: \(errno)") }
+  defer { close(fd) }
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+  var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+  let result = withUnsafeMutablePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      bind(fd, $0, length) == 0 ? getsockname(fd, $0, &length) : -1
+    }
+  }
+  guard result == 0 else { throw HarnessError("bind: \(errno)") }
+  return UInt16(bigEndian: address.sin_port)
+}
+
+/// A GET to 127.0.0.1:`port`; the body (2 s timeouts).
+func httpGet(port: UInt16, path: String) throws -> String {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { throw HarnessError("socket: \(errno)") }
+  defer { close(fd) }
+  var timeout = timeval(tv_sec: 2, tv_usec: 0)
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+  var address = sockaddr_in()
+  address.sin_family = sa_family_t(AF_INET)
+  address.sin_port = port.bigEndian
+  address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+  let connected = withUnsafePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
+  }
+  guard connected == 0 else { throw HarnessError("connect to \(port): \(errno)") }
+  let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+  _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+  var response: [UInt8] = []
+  var buffer = [UInt8](repeating: 0, count: 65_536)
+  for _ in 0..<10_000 {
+    let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+    guard count > 0 else { break }
+    response += buffer[0..<count]
+  }
+  let text = String(decoding: response, as: UTF8.self)
+  guard let split = text.range(of: "\r\n\r\n") else { throw HarnessError("bad response") }
+  return String(text[split.upperBound...])
+}
