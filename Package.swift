@@ -142,7 +142,7 @@ let package = Package(
       name: "AgentTests",
       dependencies: [
         "Agent", "Datapath", "Packets", "Simulation", "NSDB", "Topology", "TopologyFile",
-        "ZooKeeper", "MidgeTestSupport", log,
+        "ZooKeeper", "MidgeTestSupport", log, "Kubernetes",
       ],
       swiftSettings: strict),
     .testTarget(
