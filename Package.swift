@@ -75,8 +75,8 @@ let package = Package(
     .executableTarget(
       name: "midgectl",
       dependencies: [
-        "ZooKeeper", "LZ4", "NSDB", "Topology", "TopologyFile", "Simulation", "Packets", log,
-        "Kubernetes",
+        "ZooKeeper", "LZ4", "NSDB", "Topology", "TopologyFile", "Simulation", "Packets", "Agent",
+        log, "Kubernetes",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict

@@ -154,3 +154,10 @@ extension Agent {
     return ControlResponse(body: String(decoding: data, as: UTF8.self) + "\n")
   }
 }
+
+extension Agent {
+  /// Every flow in this agent's datapath (for benchmarks and drills).
+  public func dumpFlows() async -> [FlowSnapshot] {
+    await datapath?.dump() ?? []
+  }
+}

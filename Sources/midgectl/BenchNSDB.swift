@@ -120,6 +120,6 @@ struct BenchNSDB: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Benchmarks against live components (figures for issue notes).",
-    subcommands: [BenchNSDB.self]
+    subcommands: [BenchNSDB.self, BenchAgent.self]
   )
 }

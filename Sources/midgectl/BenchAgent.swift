@@ -1,0 +1,306 @@
+import Agent
+import ArgumentParser
+import Foundation
+import Glibc
+import Logging
+import NSDB
+import Packets
+import Simulation
+import Topology
+import ZooKeeper
+
+/// `midgectl bench agent`: the agent figures of issue 6, with in-process agents (each its
+/// own ZooKeeper session, datapath and event loop) on veth pairs the benchmark creates in
+/// the root namespace (no addresses, no routes) and removes.
+///
+/// - invalidation: flows installed by real misses on N agents, then a rule of the chain
+///   they traversed is rewritten; the sample is the time from the write until a dump of
+///   every agent's datapath shows none of those flows (polled every ~0.5 ms);
+/// - cold start: an agent starting against a topology of `coldPorts` ports (bound to 100
+///   other hosts) until it reports ready;
+/// - flow setup: distinct UDP flows sent into one agent's port, each a miss → simulation
+///   (VM → bridge → VM) → installed flow; the rate at which flows are installed.
+struct BenchAgent: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "agent",
+    abstract: "Rule write → flows removed on N agents, agent cold start, new flows per second.")
+
+  @Option(name: .customLong("zk"), help: "ZooKeeper connect string.")
+  var connectString: String = Environment.zookeeper
+  @Option(help: "Agent counts for the invalidation benchmark (repeat the option).")
+  var agents: [Int] = [2, 8]
+  @Option(help: "Rule writes per agent count.") var rounds = 200
+  @Option(help: "Flows installed on each agent before each write.") var flowsPerAgent = 10
+  @Option(help: "Ports in the cold-start topology.") var coldPorts = 10_000
+  @Option(help: "Flows to set up in the flow-setup benchmark.") var newFlows = 100_000
+  @Option(help: "Which parts: invalidation, cold, setup (repeat the option).")
+  var parts: [String] = ["invalidation", "cold", "setup"]
+
+  func run() async throws {
+    guard geteuid() == 0 else { throw CommandError("the agent benchmark needs root (veths)") }
+    var logger = Logger(label: "midgectl.bench.agent")
+    logger.logLevel = .warning
+    if parts.contains("invalidation") {
+      for count in agents { try await invalidation(agents: count, logger: logger) }
+    }
+    if parts.contains("cold") { try await coldStart(logger: logger) }
+    if parts.contains("setup") { try await flowSetup(logger: logger) }
+  }
+
+  // MARK: Scaffolding
+
+  /// Runs `body` with a store on a fresh root, deleted afterwards.
+  func withRoot<T>(_ logger: Logger, _ body: (NSDBStore) async throws -> T) async throws -> T {
+    let client = try await ZooKeeperClient.connect(to: connectString, logger: logger)
+    let root = "/midge-bench-agent-\(UInt32.random(in: 0...UInt32.max))"
+    let store = NSDBStore(client: client, root: root, logger: logger)
+    do {
+      try await store.setUp()
+      let result = try await body(store)
+      try? await client.deleteRecursively(root)
+      await client.close()
+      return result
+    } catch {
+      try? await client.deleteRecursively(root)
+      await client.close()
+      throw error
+    }
+  }
+
+  func makeAgent(_ store: NSDBStore, host: String, logger: Logger) throws -> Agent {
+    var configuration = AgentConfiguration()
+    configuration.zookeeper = connectString
+    configuration.root = store.paths.root
+    configuration.hostName = host
+    configuration.hostIdFile = NSTemporaryDirectory() + "midge-bench-\(host).id"
+    unlink(configuration.hostIdFile)
+    configuration.tunnelPort = UInt16.random(in: 20_000...29_999)
+    configuration.controlAddress = "127.0.0.1:0"
+    configuration.flowCapacity = 1 << 18
+    configuration.logLevel = "warning"
+    return try Agent(configuration: configuration, logger: logger)
+  }
+
+  func waitUntil(_ timeout: Duration, _ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+      if await condition() { return true }
+      try? await Task.sleep(for: .microseconds(500))
+    }
+    return await condition()
+  }
+
+  // MARK: Invalidation
+
+  func invalidation(agents count: Int, logger: Logger) async throws {
+    let suffix = String(UInt16.random(in: 0x1000...0xFFFF), radix: 16)
+    var veths: [BenchVeth] = []
+    defer { for veth in veths { veth.remove() } }
+    for index in 0..<count { veths.append(try BenchVeth("mbi\(suffix)\(index)")) }
+    try await withRoot(logger) { store in
+      let chain = Chain(id: ID(name: "Chain/bench-\(suffix)"), name: "bench-\(suffix)")
+      let rule = Rule(id: ID(name: "Rule/bench-\(suffix)/0"), chainId: chain.id, action: .accept)
+      let bridge = Bridge(id: ID(name: "Bridge/bench-\(suffix)"), name: "bench-\(suffix)")
+      let hosts = (0..<count).map { Host(id: ID(name: "Host/bench-\(suffix)-\($0)"), name: "bench-\(suffix)-\($0)") }
+      try await store.transaction { tx in
+        for host in hosts { try await tx.create(host) }
+        try await tx.create(chain)
+        try await tx.create(rule)
+        try await tx.create(bridge)
+        for (index, host) in hosts.enumerated() {
+          try await tx.create(
+            Port(
+              id: ID(name: "Port/bench-\(suffix)-\(index)"), device: .bridge(bridge.id),
+              tunnelKey: UInt32(index + 1), inboundFilterId: chain.id, hostId: host.id,
+              interfaceName: veths[index].agentSide, name: "bench-\(index)"))
+        }
+      }
+      var running: [Agent] = []
+      do {
+        for host in hosts {
+          let agent = try makeAgent(store, host: host.name, logger: logger)
+          try await agent.start(readyTimeout: .seconds(20))
+          running.append(agent)
+        }
+        let attached = await waitUntil(.seconds(10)) {
+          running.allSatisfy { $0.metrics.attachedPorts.load(ordering: .relaxed) == 1 }
+        }
+        guard attached else { throw CommandError("not every agent attached its port") }
+        let injectors = try veths.map { try FrameInjector(interface: $0.injectSide) }
+        let tag = FlowTagHasher.hash(Simulation.FlowTag.chain(chain.id))
+        func chainFlows(_ agent: Agent) async -> Int {
+          await agent.dumpFlows().count { $0.entry.tags.contains(tag) }
+        }
+        var samples: [Duration] = []
+        var incomplete = 0
+        for round in 0..<rounds {
+          for (index, injector) in injectors.enumerated() {
+            for flow in 0..<flowsPerAgent {
+              injector.send(
+                benchFrame(
+                  sourceMAC: MACAddress(rawValue: 0x0200_0000_0000 | UInt64(index + 1)),
+                  destinationMAC: .broadcast, source: IPv4Address(10, 77, UInt8(index), 1),
+                  destination: IPv4Address(10, 77, 255, 255),
+                  sourcePort: UInt16(1024 + (round * flowsPerAgent + flow) % 60_000),
+                  destinationPort: 9))
+            }
+          }
+          var installed = await waitUntil(.seconds(5)) {
+            for agent in running where await chainFlows(agent) < flowsPerAgent { return false }
+            return true
+          }
+          if !installed { incomplete += 1 }
+          let written = ContinuousClock.now
+          try await store.transaction { tx in
+            var current = try await tx.require(Rule.self, rule.id)
+            current.condition.invNwTos.toggle()
+            try await tx.update(current)
+          }
+          installed = await waitUntil(.seconds(5)) {
+            for agent in running where await chainFlows(agent) > 0 { return false }
+            return true
+          }
+          if installed { samples.append(ContinuousClock.now - written) }
+        }
+        let figures = percentiles(samples)
+        print(
+          "invalidation, \(count) agents: rule write → last agent's flows removed over \(samples.count) writes (\(flowsPerAgent) flows/agent): p50 \(figures.p50), p99 \(figures.p99), max \(figures.max)"
+            + (incomplete > 0 ? " (\(incomplete) rounds with fewer flows than asked)" : ""))
+      } catch {
+        for agent in running { await agent.stop() }
+        throw error
+      }
+      for agent in running { await agent.stop() }
+    }
+  }
+
+  // MARK: Cold start
+
+  func coldStart(logger: Logger) async throws {
+    try await withRoot(logger) { store in
+      let bridges = 100
+      let perBridge = max(1, coldPorts / bridges)
+      let hosts = (0..<100).map { Host(id: ID(name: "Host/cold-\($0)"), name: "cold-\($0)") }
+      try await store.transaction { tx in
+        for host in hosts { try await tx.create(host) }
+        for index in 0..<bridges {
+          try await tx.create(Bridge(id: ID(name: "Bridge/cold-\(index)"), name: "cold-\(index)"))
+        }
+      }
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        for index in 0..<bridges {
+          group.addTask {
+            try await store.transaction { tx in
+              for n in 0..<perBridge {
+                let key = index * perBridge + n
+                try await tx.create(
+                  Port(
+                    id: ID(name: "Port/cold-\(index)-\(n)"),
+                    device: .bridge(ID(name: "Bridge/cold-\(index)")),
+                    tunnelKey: UInt32(key + 1), hostId: hosts[index % hosts.count].id,
+                    interfaceName: "eth\(n)", name: "cold-\(index)-\(n)"))
+              }
+            }
+          }
+          if index % 8 == 7 { try await group.next() }
+        }
+        try await group.waitForAll()
+      }
+      var times: [Duration] = []
+      for trial in 0..<3 {
+        let agent = try makeAgent(store, host: "cold-agent-\(trial)", logger: logger)
+        let began = ContinuousClock.now
+        try await agent.start(readyTimeout: .seconds(30))
+        let elapsed = ContinuousClock.now - began
+        let ready = await agent.isReady
+        let objects = agent.metrics.topologyObjects.load(ordering: .relaxed)
+        await agent.stop()
+        guard ready else { throw CommandError("the cold-start agent never got ready") }
+        times.append(elapsed)
+        print("cold start \(trial + 1): \(objects) objects (\(bridges * perBridge) ports), ready in \(percentiles([elapsed]).p50)")
+      }
+      print("cold start to ready, \(bridges * perBridge) ports: median \(percentiles(times).p50)")
+    }
+  }
+
+  // MARK: Flow setup
+
+  func flowSetup(logger: Logger) async throws {
+    let suffix = String(UInt16.random(in: 0x1000...0xFFFF), radix: 16)
+    let sender = try BenchVeth("mbs\(suffix)a")
+    defer { sender.remove() }
+    let receiver = try BenchVeth("mbs\(suffix)b")
+    defer { receiver.remove() }
+    try await withRoot(logger) { store in
+      let host = Host(id: ID(name: "Host/setup-\(suffix)"), name: "setup-\(suffix)")
+      let bridge = Bridge(id: ID(name: "Bridge/setup-\(suffix)"), name: "setup-\(suffix)")
+      try await store.transaction { tx in
+        try await tx.create(host)
+        try await tx.create(bridge)
+        for (index, veth) in [sender, receiver].enumerated() {
+          try await tx.create(
+            Port(
+              id: ID(name: "Port/setup-\(suffix)-\(index)"), device: .bridge(bridge.id),
+              tunnelKey: UInt32(index + 1), hostId: host.id, interfaceName: veth.agentSide,
+              name: "setup-\(index)"))
+        }
+      }
+      let agent = try makeAgent(store, host: host.name, logger: logger)
+      try await agent.start(readyTimeout: .seconds(20))
+      defer { Task { await agent.stop() } }
+      guard
+        await waitUntil(.seconds(10), { agent.metrics.attachedPorts.load(ordering: .relaxed) == 2 })
+      else { throw CommandError("the agent did not attach both ports") }
+      let vmA = MACAddress(rawValue: 0x0200_0000_00A1)
+      let vmB = MACAddress(rawValue: 0x0200_0000_00B2)
+      // vm-b speaks first, so the bridge learns where it is and vm-a's flows are unicast.
+      let fromB = try FrameInjector(interface: receiver.injectSide)
+      fromB.send(
+        benchFrame(
+          sourceMAC: vmB, destinationMAC: .broadcast, source: IPv4Address(10, 78, 0, 2),
+          destination: IPv4Address(10, 78, 0, 255), sourcePort: 9, destinationPort: 9))
+      try await Task.sleep(for: .milliseconds(300))
+      let injector = try FrameInjector(interface: sender.injectSide)
+      let installedBefore = agent.metrics.flowsInstalled.load(ordering: .relaxed)
+      let simulationsBefore = agent.metrics.simulations.load(ordering: .relaxed)
+      func installed() -> Int {
+        Int(agent.metrics.flowsInstalled.load(ordering: .relaxed) - installedBefore)
+      }
+      var sent = 0
+      var lost = 0
+      var lastProgress = ContinuousClock.now
+      var lastInstalled = 0
+      let began = ContinuousClock.now
+      let deadline = began + .seconds(120)
+      while installed() < newFlows && ContinuousClock.now < deadline {
+        let done = installed()
+        if done != lastInstalled {
+          lastInstalled = done
+          lastProgress = .now
+        } else if ContinuousClock.now - lastProgress > .milliseconds(200) {
+          lost = sent - done  // frames the kernel or the datapath dropped: never coming
+          lastProgress = .now
+        }
+        if sent - done - lost < 768 {
+          for _ in 0..<256 {
+            let n = sent
+            injector.send(
+              benchFrame(
+                sourceMAC: vmA, destinationMAC: vmB, source: IPv4Address(10, 78, 0, 1),
+                destination: IPv4Address(10, 78, 0, 2), sourcePort: UInt16(1024 + n % 60_000),
+                destinationPort: UInt16(1 + n / 60_000)))
+            sent += 1
+          }
+        } else {
+          try? await Task.sleep(for: .microseconds(100))
+        }
+      }
+      let elapsed = ContinuousClock.now - began
+      let flows = installed()
+      let simulations = agent.metrics.simulations.load(ordering: .relaxed) - simulationsBefore
+      print(
+        "flow setup: \(flows) flows installed (miss → simulation → flow, VM → bridge → VM) in \(percentiles([elapsed]).p50) → \(Int(Double(flows) / elapsed.seconds)) flows/s (\(simulations) simulations, \(sent - flows) frames not turned into flows)"
+      )
+    }
+  }
+}
