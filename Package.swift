@@ -57,6 +57,9 @@ let package = Package(
       name: "TopologyFile", dependencies: ["Topology", .product(name: "Yams", package: "Yams")],
       swiftSettings: strict),
     .target(name: "Simulation", dependencies: ["Topology", "Packets"], swiftSettings: strict),
+    .target(
+      name: "Kubernetes", dependencies: ["Topology", .product(name: "Yams", package: "Yams")],
+      swiftSettings: strict),
     .target(name: "CDatapath", path: "Sources/CDatapath"),
     .target(name: "Datapath", dependencies: ["Packets", "CDatapath", log], swiftSettings: strict),
     .target(
@@ -73,7 +76,7 @@ let package = Package(
       name: "midgectl",
       dependencies: [
         "ZooKeeper", "LZ4", "NSDB", "Topology", "TopologyFile", "Simulation", "Packets", "Agent",
-        log,
+        log, "Kubernetes",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
@@ -119,6 +122,10 @@ let package = Package(
       ],
       swiftSettings: strict),
     .testTarget(
+      name: "KubernetesTests",
+      dependencies: ["Kubernetes", "Topology", "TopologyFile", "Simulation", "Packets"],
+      swiftSettings: strict),
+    .testTarget(
       name: "LZ4Tests", dependencies: ["LZ4", "MidgeTestSupport"], swiftSettings: strict),
     .testTarget(
       name: "PacketsTests", dependencies: ["Packets", "MidgeTestSupport"], swiftSettings: strict),
@@ -135,7 +142,7 @@ let package = Package(
       name: "AgentTests",
       dependencies: [
         "Agent", "Datapath", "Packets", "Simulation", "NSDB", "Topology", "TopologyFile",
-        "ZooKeeper", "MidgeTestSupport", log,
+        "ZooKeeper", "MidgeTestSupport", log, "Kubernetes",
       ],
       swiftSettings: strict),
     .testTarget(
