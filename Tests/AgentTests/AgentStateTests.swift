@@ -54,12 +54,16 @@ struct AgentStateTests {
       let vmA2 = try #require(try await store.getAll(Port.self).first { $0.name == "vm-a2" })
       let host2 = TopologyFile.id(.host, "host-2")
       let expired = try await eventually(timeout: .seconds(world.sessionTimeout + 5)) {
-        try await ports.activeState(vmA2.id) == nil && !hosts.isAlive(host2)
+        let inactive = try await ports.activeState(vmA2.id) == nil
+        let alive = try await hosts.isAlive(host2)
+        return inactive && !alive
       }
       #expect(expired, "the frozen agent's session never expired")
       agent.signal(SIGCONT)
       let back = try await eventually(timeout: .seconds(15)) {
-        try await ports.activeState(vmA2.id) != nil && hosts.isAlive(host2)
+        let active = try await ports.activeState(vmA2.id) != nil
+        let alive = try await hosts.isAlive(host2)
+        return active && alive
       }
       #expect(back, "the agent did not re-assert its host and port after the expiry")
     }
