@@ -24,6 +24,7 @@ extension Agent {
         cause: AgentError.Described(error))
     }
     self.client = client
+    notePhase("connect")
     metrics.sessionState.store(1, ordering: .relaxed)
     let store = NSDBStore(client: client, root: configuration.root, logger: logger)
     self.store = store
@@ -44,6 +45,7 @@ extension Agent {
         cause: AgentError.Described(error))
     }
 
+    notePhase("register")
     let events = self.events
     do {
       let address = AgentConfiguration.ipv4(configuration.tunnelAddress)!
@@ -63,6 +65,7 @@ extension Agent {
         cause: AgentError.Described(error))
     }
 
+    notePhase("datapath")
     tasks.append(Task { await self.run() })
     observeTopology(store)
     let sessions = client.sessionEvents()
@@ -84,6 +87,7 @@ extension Agent {
     while !isReady && ContinuousClock.now < deadline {
       try? await Task.sleep(for: .milliseconds(5))
     }
+    notePhase("load")
     if isReady {
       logger.info(
         "agent ready",
@@ -91,6 +95,8 @@ extension Agent {
           "agent.host": "\(configuration.hostName)", "agent.host_id": "\(hostID)",
           "agent.objects": "\(snapshot.count)", "agent.ports": "\(attached.count)",
           "agent.startup_ms": "\((ContinuousClock.now - startInstant).milliseconds)",
+          "agent.startup_phases":
+            "\(startupPhases.map { "\($0.name)=\($0.duration.milliseconds)ms" }.joined(separator: " "))",
         ])
     } else {
       let missing = Set(ModelType.allCases).subtracting(readyTypes).map(\.rawValue).sorted()
@@ -98,6 +104,13 @@ extension Agent {
         "agent started before the topology was loaded",
         metadata: ["agent.missing_types": "\(missing.joined(separator: ","))"])
     }
+  }
+
+  /// Records how long the start-up phase `name` took (since the previous one).
+  private func notePhase(_ name: String) {
+    let now = ContinuousClock.now
+    let previous = startupPhases.reduce(startInstant) { $0 + $1.duration }
+    startupPhases.append((name, now - previous))
   }
 
   /// Creates the host object if missing and publishes this host's tunnel endpoint in its

@@ -119,6 +119,9 @@ public actor Agent {
   var bindingsChanged = true
   var lastBindingCheck = ContinuousClock.now - .seconds(3600)
 
+  /// How long each start-up phase took (connect, register, datapath, load).
+  public internal(set) var startupPhases: [(name: String, duration: Duration)] = []
+
   /// Packets waiting for an ARP answer or a device.
   var pending: [PendingPacket] = []
   var topologyChangedSincePendingRetry = false

@@ -216,11 +216,14 @@ struct BenchAgent: AsyncParsableCommand {
         let elapsed = ContinuousClock.now - began
         let ready = await agent.isReady
         let objects = agent.metrics.topologyObjects.load(ordering: .relaxed)
+        let phases = await agent.startupPhases.map {
+          "\($0.name) \(percentiles([$0.duration]).p50)"
+        }
         await agent.stop()
         guard ready else { throw CommandError("the cold-start agent never got ready") }
         times.append(elapsed)
         print(
-          "cold start \(trial + 1): \(objects) objects (\(bridges * perBridge) ports), ready in \(percentiles([elapsed]).p50)"
+          "cold start \(trial + 1): \(objects) objects (\(bridges * perBridge) ports), ready in \(percentiles([elapsed]).p50) (\(phases.joined(separator: ", ")))"
         )
       }
       print("cold start to ready, \(bridges * perBridge) ports: median \(percentiles(times).p50)")

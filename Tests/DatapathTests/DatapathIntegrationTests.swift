@@ -148,4 +148,87 @@ struct DatapathIntegrationTests {
     for _ in 0..<50 where datapath.ports.count == 2 { try await Task.sleep(for: .milliseconds(20)) }
     #expect(datapath.ports == [2])
   }
+
+  @Test("an interface set down or deleted is reported as detached with its reason, not fatal")
+  func interfaceDownReported() async throws {
+    if let reason = networkTestsUnavailable() {
+      Issue.record(Comment(rawValue: reason))
+      return
+    }
+    let fixture = NetworkFixture()
+    defer { fixture.cleanUp() }
+    let a = try fixture.addVM(IPv4Address(10, 199, 5, 1))
+    let b = try fixture.addVM(IPv4Address(10, 199, 5, 2))
+    let events = Mutex<[DatapathEvent]>([])
+    let datapath = try Datapath(
+      logger: Self.logger, onMiss: { _ in },
+      onEvent: { event in events.withLock { $0.append(event) } })
+    defer { datapath.stop() }
+    try datapath.attach(interface: a.rootInterface, port: 1)
+    try datapath.attach(interface: b.rootInterface, port: 2)
+    func detachReason(_ port: UInt32) -> String? {
+      events.withLock { events in
+        for case .detached(let detached, _, let reason) in events where detached == port {
+          return reason
+        }
+        return nil
+      }
+    }
+    #expect(events.withLock { $0.contains { if case .linkUp(1, _) = $0 { true } else { false } } })
+    shell(["ip", "link", "set", a.rootInterface, "down"])
+    shell(["ip", "link", "del", b.rootInterface])
+    for _ in 0..<100 where detachReason(1) == nil || detachReason(2) == nil {
+      try await Task.sleep(for: .milliseconds(20))
+    }
+    #expect(detachReason(1) == "interface down")
+    #expect(detachReason(2) != nil)
+    #expect(datapath.ports.isEmpty)
+    // Up again, it can be attached again.
+    shell(["ip", "link", "set", a.rootInterface, "up"])
+    try datapath.attach(interface: a.rootInterface, port: 1)
+    #expect(datapath.ports == [1])
+  }
+
+  @Test(
+    "later packets of a flow wait for its pending simulation: one miss, all delivered on install")
+  func missesCoalesce() async throws {
+    if let reason = networkTestsUnavailable() {
+      Issue.record(Comment(rawValue: reason))
+      return
+    }
+    let fixture = NetworkFixture()
+    defer { fixture.cleanUp() }
+    let a = try fixture.addVM(IPv4Address(10, 199, 6, 1))
+    let b = try fixture.addVM(IPv4Address(10, 199, 6, 2))
+    let misses = Mutex<[DatapathMiss]>([])
+    let datapath = try Datapath(
+      logger: Self.logger, onMiss: { miss in misses.withLock { $0.append(miss) } })
+    defer { datapath.stop() }
+    try datapath.attach(interface: a.rootInterface, port: 1)
+    try datapath.attach(interface: b.rootInterface, port: 2)
+    // A static neighbour entry for B's real MAC: only the UDP flow crosses the datapath.
+    let macB = shell(["ip", "netns", "exec", b.namespace, "cat", "/sys/class/net/eth0/address"])
+      .output.trimmingCharacters(in: .whitespacesAndNewlines)
+    shell([
+      "ip", "netns", "exec", a.namespace, "ip", "neigh", "replace", "\(b.address)", "lladdr", macB,
+      "dev", "eth0",
+    ])
+    let sender = try NamespacedUDPSocket(namespace: a.namespace, address: a.address, port: 4_000)
+    let receiver = try NamespacedUDPSocket(namespace: b.namespace, address: b.address, port: 5_002)
+    for round in 0..<5 { sender.send([UInt8(round)], to: b.address, port: 5_002) }
+    for _ in 0..<50 where misses.withLock({ $0.isEmpty }) {
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    try await Task.sleep(for: .milliseconds(200))
+    let udpMisses = misses.withLock { $0.filter { $0.match.transportDestination == 5_002 } }
+    #expect(udpMisses.count == 1, "\(udpMisses.count) misses for one flow")
+    #expect(receiver.receive() == nil, "nothing is delivered before the flow exists")
+    let match = try #require(udpMisses.first?.match)
+    try datapath.install(FlowEntry(match: match, actions: [.output(port: 2)]))
+    var delivered: [UInt8] = []
+    for _ in 0..<20 where delivered.count < 5 {
+      if let datagram = receiver.receive() { delivered += datagram }
+    }
+    #expect(delivered == [0, 1, 2, 3, 4], "parked packets delivered in order once installed")
+  }
 }
