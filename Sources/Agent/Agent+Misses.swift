@@ -80,11 +80,15 @@ extension Agent {
     }
   }
 
-  /// What the datapath can reach right now.
+  /// What the datapath can reach right now (rebuilt only after attachments or tunnel
+  /// endpoints changed, not per miss).
   var translator: ActionTranslator {
+    if let cachedTranslator { return cachedTranslator }
     var localPorts: [ID: UInt32] = [:]
     for (port, attachment) in attached { localPorts[port] = attachment.number }
-    return ActionTranslator(localPorts: localPorts, endpoints: endpoints)
+    let translator = ActionTranslator(localPorts: localPorts, endpoints: endpoints)
+    cachedTranslator = translator
+    return translator
   }
 
   /// Records a simulation's state changes: in the view at once, in the NSDB through the

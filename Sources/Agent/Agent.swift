@@ -84,8 +84,6 @@ public actor Agent {
   var activations: [ID: NSDB.PortActivation] = [:]
   /// Hosts known alive (this host always is).
   var aliveHosts = Set<ID>()
-  /// Tunnel endpoints of hosts, from the tunnel zones.
-  var endpoints: [ID: TunnelEndpoint] = [:]
   /// Replicas of the state tables, by device.
   var macTables: [ID: [Topology.MACAddress: ID]] = [:]
   var ipMACTables: [ID: [Topology.IPv4Address: Topology.MACAddress]] = [:]
@@ -111,7 +109,14 @@ public actor Agent {
   var deferredWatches = Set<WatchKey>()
 
   /// Local ports: port id → attachment.
-  var attached: [ID: Attachment] = [:]
+  var attached: [ID: Attachment] = [:] {
+    didSet { cachedTranslator = nil }
+  }
+  /// Tunnel endpoints of hosts, from the tunnel zones.
+  var endpoints: [ID: TunnelEndpoint] = [:] {
+    didSet { cachedTranslator = nil }
+  }
+  var cachedTranslator: ActionTranslator?
   /// Datapath port number → port id.
   var portIDs: [UInt32: ID] = [:]
   /// Why a bound port is not attached, as last logged.

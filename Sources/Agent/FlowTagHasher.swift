@@ -29,12 +29,12 @@ public enum FlowTagHasher {
 
   /// The datapath tags for `tags`, without duplicates.
   public static func hash(_ tags: [Simulation.FlowTag]) -> [DatapathFlowTag] {
-    var seen = Set<DatapathFlowTag>()
+    // Flows carry a handful of tags: a linear scan beats a set's allocation.
     var result: [DatapathFlowTag] = []
     result.reserveCapacity(tags.count)
     for tag in tags {
       let hashed = hash(tag)
-      if seen.insert(hashed).inserted { result.append(hashed) }
+      if !result.contains(hashed) { result.append(hashed) }
     }
     return result
   }
