@@ -75,6 +75,13 @@ extension TopologySnapshot {
 public enum Invalidation {
   /// The tags to invalidate when `old` becomes `new` (either may be nil).
   public static func tags(old: (any ModelObject)?, new: (any ModelObject)?) -> [FlowTag] {
+    // A chain whose back-references changed (a port started or stopped using it as a
+    // filter) evaluates exactly as before; the port's own change invalidates its flows.
+    if let old = old as? Chain, let new = new as? Chain, old.id == new.id, old.name == new.name,
+      old.ruleIds == new.ruleIds
+    {
+      return []
+    }
     var tags: [FlowTag] = []
     for object in [old, new] {
       guard let object else { continue }

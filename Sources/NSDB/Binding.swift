@@ -137,41 +137,71 @@ extension [Binding] {
 
 extension Binding {
   /// The bindings of the model, as DESIGN.md and MidoNet declare them.
-  /// Filter-chain references (Bridge/Router/Port filters → Chain) are not
-  /// bound yet: Chain has no back-reference fields.
-  static let standard: [Binding] = [
-    Binding(
-      left: .list(\Bridge.portIds, "portIds"), right: .portDevice(.bridge),
-      onDeleteLeft: .cascade, onDeleteRight: .clear),
-    Binding(
-      left: .list(\Router.portIds, "portIds"), right: .portDevice(.router),
-      onDeleteLeft: .cascade, onDeleteRight: .clear),
-    Binding(
-      left: .list(\Router.routeIds, "routeIds"), right: .required(\Route.routerId, "routerId"),
-      onDeleteLeft: .cascade, onDeleteRight: .clear),
-    Binding(
-      left: .list(\Port.routeIds, "routeIds"),
-      right: .scalar(\Route.nextHopPortId, "nextHopPortId"),
-      onDeleteLeft: .cascade, onDeleteRight: .clear),
-    Binding(
-      left: .scalar(\Port.peerId, "peerId"), right: .scalar(\Port.peerId, "peerId"),
-      onDeleteLeft: .clear, onDeleteRight: .clear),
-    Binding(
-      left: .scalar(\Port.hostId, "hostId"), right: .list(\Host.portIds, "portIds"),
-      onDeleteLeft: .clear, onDeleteRight: .clear),
-    Binding(
-      left: .list(\Port.portGroupIds, "portGroupIds"), right: .list(\PortGroup.portIds, "portIds"),
-      onDeleteLeft: .clear, onDeleteRight: .clear),
-    Binding(
-      left: .required(\Rule.chainId, "chainId"), right: .list(\Chain.ruleIds, "ruleIds"),
-      onDeleteLeft: .clear, onDeleteRight: .cascade),
-    Binding(
-      left: .list(\Host.tunnelZoneIds, "tunnelZoneIds"), right: .tunnelZoneHosts,
-      onDeleteLeft: .clear, onDeleteRight: .clear),
-    Binding(
-      left: .list(\Bridge.dhcpIds, "dhcpIds"), right: .required(\Dhcp.bridgeId, "bridgeId"),
-      onDeleteLeft: .cascade, onDeleteRight: .clear),
+  static let standard: [Binding] =
+    filterBindings + [
+      Binding(
+        left: .list(\Bridge.portIds, "portIds"), right: .portDevice(.bridge),
+        onDeleteLeft: .cascade, onDeleteRight: .clear),
+      Binding(
+        left: .list(\Router.portIds, "portIds"), right: .portDevice(.router),
+        onDeleteLeft: .cascade, onDeleteRight: .clear),
+      Binding(
+        left: .list(\Router.routeIds, "routeIds"), right: .required(\Route.routerId, "routerId"),
+        onDeleteLeft: .cascade, onDeleteRight: .clear),
+      Binding(
+        left: .list(\Port.routeIds, "routeIds"),
+        right: .scalar(\Route.nextHopPortId, "nextHopPortId"),
+        onDeleteLeft: .cascade, onDeleteRight: .clear),
+      Binding(
+        left: .scalar(\Port.peerId, "peerId"), right: .scalar(\Port.peerId, "peerId"),
+        onDeleteLeft: .clear, onDeleteRight: .clear),
+      Binding(
+        left: .scalar(\Port.hostId, "hostId"), right: .list(\Host.portIds, "portIds"),
+        onDeleteLeft: .clear, onDeleteRight: .clear),
+      Binding(
+        left: .list(\Port.portGroupIds, "portGroupIds"),
+        right: .list(\PortGroup.portIds, "portIds"),
+        onDeleteLeft: .clear, onDeleteRight: .clear),
+      Binding(
+        left: .required(\Rule.chainId, "chainId"), right: .list(\Chain.ruleIds, "ruleIds"),
+        onDeleteLeft: .clear, onDeleteRight: .cascade),
+      Binding(
+        left: .list(\Host.tunnelZoneIds, "tunnelZoneIds"), right: .tunnelZoneHosts,
+        onDeleteLeft: .clear, onDeleteRight: .clear),
+      Binding(
+        left: .list(\Bridge.dhcpIds, "dhcpIds"), right: .required(\Dhcp.bridgeId, "bridgeId"),
+        onDeleteLeft: .cascade, onDeleteRight: .clear),
+    ]
+}
+
+extension Binding {
+  /// Filter references (a bridge's, router's or port's inbound, outbound or forward
+  /// chain) and the chain's back-reference list for each: deleting the device or port
+  /// takes it off the chain's list, deleting the chain clears the filter.
+  static let filterBindings: [Binding] = [
+    filter(
+      .scalar(\Bridge.inboundFilterId, "inboundFilterId"), \.bridgeInboundIds, "bridgeInboundIds"),
+    filter(
+      .scalar(\Bridge.outboundFilterId, "outboundFilterId"), \.bridgeOutboundIds,
+      "bridgeOutboundIds"),
+    filter(
+      .scalar(\Router.inboundFilterId, "inboundFilterId"), \.routerInboundIds, "routerInboundIds"),
+    filter(
+      .scalar(\Router.outboundFilterId, "outboundFilterId"), \.routerOutboundIds,
+      "routerOutboundIds"),
+    filter(
+      .scalar(\Router.forwardFilterId, "forwardFilterId"), \.routerForwardIds, "routerForwardIds"),
+    filter(.scalar(\Port.inboundFilterId, "inboundFilterId"), \.portInboundIds, "portInboundIds"),
+    filter(
+      .scalar(\Port.outboundFilterId, "outboundFilterId"), \.portOutboundIds, "portOutboundIds"),
   ]
+
+  private static func filter(
+    _ field: RefField, _ backReference: WritableKeyPath<Chain, [ID]>, _ name: String
+  ) -> Binding {
+    Binding(
+      left: field, right: .list(backReference, name), onDeleteLeft: .clear, onDeleteRight: .clear)
+  }
 }
 
 extension RefField {

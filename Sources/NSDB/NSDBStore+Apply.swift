@@ -36,6 +36,15 @@ public struct ApplyPlan: Sendable, CustomStringConvertible {
   ]
 
   static func order(_ type: ModelType) -> Int { creationOrder.firstIndex(of: type) ?? 99 }
+
+  /// The order of the final pass that gives every object its exact desired form: chains
+  /// after the devices and ports that use them as filters, so a filter moving from one
+  /// chain to another is released from the old chain before the new one takes it (the
+  /// other way round, the new chain would find the filter still held: a conflict).
+  static let updateOrder: [ModelType] = [
+    .tunnelZone, .host, .rule, .ipAddrGroup, .portGroup, .bridge, .router, .port, .chain, .route,
+    .dhcp,
+  ]
 }
 
 extension NSDBStore {
@@ -64,6 +73,8 @@ extension Transaction {
   mutating func reconcile(_ desired: TopologySnapshot, prune: Bool, write: Bool) async throws
     -> ApplyPlan
   {
+    // Topology files name filters on devices only; the chains' back-references follow.
+    let desired = desired.withFilterBackReferences()
     var existing: [ModelType: [ID: any WireCodable]] = [:]
     for type in ApplyPlan.creationOrder {
       let ids = try await store.untypedIDs(type)
@@ -117,7 +128,7 @@ extension Transaction {
       try await createUntyped(stripped)
     }
     // Then every wanted object takes its exact desired form (order of lists, members).
-    for type in ApplyPlan.creationOrder {
+    for type in ApplyPlan.updateOrder {
       for (_, object) in (wanted[type] ?? [:]).sorted(by: { $0.key < $1.key }) {
         try await updateUntyped(object)
       }
@@ -225,6 +236,13 @@ extension [Binding] {
       return zone
     case var chain as Chain:
       chain.ruleIds = []
+      chain.bridgeInboundIds = []
+      chain.bridgeOutboundIds = []
+      chain.routerInboundIds = []
+      chain.routerOutboundIds = []
+      chain.routerForwardIds = []
+      chain.portInboundIds = []
+      chain.portOutboundIds = []
       return chain
     case var group as PortGroup:
       group.portIds = []

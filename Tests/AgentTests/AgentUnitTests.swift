@@ -117,6 +117,13 @@ struct AgentTranslationTests {
     moved.chainId = chainB
     #expect(Set(Invalidation.tags(old: rule, new: moved)) == [.chain(chainA), .chain(chainB)])
 
+    var chain = Chain(id: chainA, name: "a", ruleIds: [rule.id])
+    var used = chain
+    used.portInboundIds = [port1]
+    #expect(Invalidation.tags(old: chain, new: used).isEmpty, "back-references change no verdict")
+    chain.ruleIds = []
+    #expect(Invalidation.tags(old: used, new: chain) == [.chain(chainA)])
+
     let bridge = ID(name: "Bridge/b")
     let port = Port(id: port1, device: .bridge(bridge), tunnelKey: 1)
     #expect(Set(Invalidation.tags(old: nil, new: port)) == [.port(port1), .device(bridge)])

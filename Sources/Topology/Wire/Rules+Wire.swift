@@ -47,6 +47,13 @@ extension Chain: WireCodable {
     m.id = Wire.uuid(id)
     m.name = name
     m.ruleIds = ruleIds.map(Wire.uuid)
+    m.bridgeInboundIds = bridgeInboundIds.map(Wire.uuid)
+    m.bridgeOutboundIds = bridgeOutboundIds.map(Wire.uuid)
+    m.routerInboundIds = routerInboundIds.map(Wire.uuid)
+    m.routerOutboundIds = routerOutboundIds.map(Wire.uuid)
+    m.routerForwardIds = routerForwardIds.map(Wire.uuid)
+    m.portInboundIds = portInboundIds.map(Wire.uuid)
+    m.portOutboundIds = portOutboundIds.map(Wire.uuid)
     return try Wire.encode(m)
   }
 
@@ -55,6 +62,13 @@ extension Chain: WireCodable {
     self.init(
       id: try Wire.requiredID(m.hasID, m.id, "Chain.id"), name: m.name,
       ruleIds: Wire.ids(m.ruleIds))
+    bridgeInboundIds = Wire.ids(m.bridgeInboundIds)
+    bridgeOutboundIds = Wire.ids(m.bridgeOutboundIds)
+    routerInboundIds = Wire.ids(m.routerInboundIds)
+    routerOutboundIds = Wire.ids(m.routerOutboundIds)
+    routerForwardIds = Wire.ids(m.routerForwardIds)
+    portInboundIds = Wire.ids(m.portInboundIds)
+    portOutboundIds = Wire.ids(m.portOutboundIds)
   }
 }
 

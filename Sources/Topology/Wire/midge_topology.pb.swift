@@ -545,6 +545,21 @@ public nonisolated struct Midge_Topology_V1_Chain: Sendable {
 
   public var ruleIds: [Midge_Topology_V1_UUID] = []
 
+  /// Back-references of the filter bindings: who uses this chain as a filter.
+  public var bridgeInboundIds: [Midge_Topology_V1_UUID] = []
+
+  public var bridgeOutboundIds: [Midge_Topology_V1_UUID] = []
+
+  public var routerInboundIds: [Midge_Topology_V1_UUID] = []
+
+  public var routerOutboundIds: [Midge_Topology_V1_UUID] = []
+
+  public var routerForwardIds: [Midge_Topology_V1_UUID] = []
+
+  public var portInboundIds: [Midge_Topology_V1_UUID] = []
+
+  public var portOutboundIds: [Midge_Topology_V1_UUID] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1745,7 +1760,7 @@ nonisolated extension Midge_Topology_V1_Route.NextHop: SwiftProtobuf._ProtoNameP
 
 nonisolated extension Midge_Topology_V1_Chain: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Chain"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{3}rule_ids\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{3}rule_ids\0\u{3}bridge_inbound_ids\0\u{3}bridge_outbound_ids\0\u{3}router_inbound_ids\0\u{3}router_outbound_ids\0\u{3}router_forward_ids\0\u{3}port_inbound_ids\0\u{3}port_outbound_ids\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1756,6 +1771,13 @@ nonisolated extension Midge_Topology_V1_Chain: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularMessageField(value: &self._id) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.ruleIds) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.bridgeInboundIds) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.bridgeOutboundIds) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.routerInboundIds) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.routerOutboundIds) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.routerForwardIds) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.portInboundIds) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.portOutboundIds) }()
       default: break
       }
     }
@@ -1775,6 +1797,27 @@ nonisolated extension Midge_Topology_V1_Chain: SwiftProtobuf.Message, SwiftProto
     if !self.ruleIds.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.ruleIds, fieldNumber: 3)
     }
+    if !self.bridgeInboundIds.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.bridgeInboundIds, fieldNumber: 4)
+    }
+    if !self.bridgeOutboundIds.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.bridgeOutboundIds, fieldNumber: 5)
+    }
+    if !self.routerInboundIds.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.routerInboundIds, fieldNumber: 6)
+    }
+    if !self.routerOutboundIds.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.routerOutboundIds, fieldNumber: 7)
+    }
+    if !self.routerForwardIds.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.routerForwardIds, fieldNumber: 8)
+    }
+    if !self.portInboundIds.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.portInboundIds, fieldNumber: 9)
+    }
+    if !self.portOutboundIds.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.portOutboundIds, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1782,6 +1825,13 @@ nonisolated extension Midge_Topology_V1_Chain: SwiftProtobuf.Message, SwiftProto
     if lhs._id != rhs._id {return false}
     if lhs.name != rhs.name {return false}
     if lhs.ruleIds != rhs.ruleIds {return false}
+    if lhs.bridgeInboundIds != rhs.bridgeInboundIds {return false}
+    if lhs.bridgeOutboundIds != rhs.bridgeOutboundIds {return false}
+    if lhs.routerInboundIds != rhs.routerInboundIds {return false}
+    if lhs.routerOutboundIds != rhs.routerOutboundIds {return false}
+    if lhs.routerForwardIds != rhs.routerForwardIds {return false}
+    if lhs.portInboundIds != rhs.portInboundIds {return false}
+    if lhs.portOutboundIds != rhs.portOutboundIds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
