@@ -3,14 +3,11 @@ import Simulation
 import Testing
 import Topology
 
-/// The chains a device (not a port) owns: a bridge's inbound and outbound
-/// filters and a router's forward filter. Port chains are in ChainTests; these
-/// are evaluated at different points of the walk, so they get their own
-/// scenarios.
 private let vm3MAC = "02:00:00:00:00:03"
 private let udpProto: UInt8 = 17
 
-/// One bridge with three VMs, all MACs learned, and the given bridge chains.
+/// One bridge with three VMs (their MACs learned unless `learn` is false) and the
+/// given bridge chains, named `b1-in` and `b1-out`.
 private func bridgeWithChains(
   inbound: [(Condition, RuleAction)]? = nil, outbound: [(Condition, RuleAction)]? = nil,
   learn: Bool = true
@@ -33,6 +30,10 @@ private func step(_ result: SimulationResult, _ kind: TraceStep.Kind, _ object: 
   result.trace.firstIndex { $0.kind == kind && $0.object == object }
 }
 
+/// The chains a device (not a port) owns: a bridge's inbound and outbound
+/// filters and a router's forward filter. Port chains are in ChainTests; these
+/// are evaluated at different points of the walk, so they get their own
+/// scenarios.
 @Suite("Device chains")
 struct DeviceChainTests {
   @Test("bridge inbound chain: a DROP there drops traffic entering the bridge, before learning")
