@@ -96,12 +96,14 @@ let package = Package(
       name: "SimulationBenchmarks",
       dependencies: [bench, "Simulation", "Topology", "Packets"],
       path: "Benchmarks/SimulationBenchmarks",
+      swiftSettings: strict,
       plugins: [benchPlugin]
     ),
     .executableTarget(
       name: "DatapathBenchmarks",
       dependencies: [bench, "Datapath", "Packets"],
       path: "Benchmarks/DatapathBenchmarks",
+      swiftSettings: strict,
       plugins: [benchPlugin]
     ),
 
