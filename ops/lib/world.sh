@@ -27,9 +27,11 @@ world_check_ranges() {
 }
 
 world_add_vm() { # namespace address gateway
-  local ns=$1 address=$2 gateway=$3
+  local ns=$1 address=$2 gateway=$3 mac
+  # A VM keeps its MAC (02:00 and its address), also when its interface is re-created.
+  mac=$(printf '02:00:%02x:%02x:%02x:%02x' ${address//./ })
   ip netns list | grep -qw "$ns" || ip netns add "$ns"
-  ip link add "$ns" type veth peer name eth0 netns "$ns"
+  ip link add "$ns" type veth peer name eth0 address "$mac" netns "$ns"
   ip netns exec "$ns" ip link set lo up
   ip netns exec "$ns" ip addr add "$address/24" dev eth0
   ip netns exec "$ns" ip link set eth0 up
