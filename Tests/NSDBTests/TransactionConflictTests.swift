@@ -42,4 +42,35 @@ struct TransactionConflictTests {
     await peer.client.close()
     await f.close()
   }
+
+  @Test("maxAttempts below 1 still runs a transaction once instead of trapping")
+  func atLeastOneAttempt() async throws {
+    let f = try await NSDBFixture.make("conflict-zero")
+    let router = ID.named("r")
+    try await f.store.create(Router(id: router, name: "v0"))
+    let store = NSDBStore(
+      client: f.client, root: f.store.paths.root, maxAttempts: 0,
+      logger: ZooKeeperServer.logger("conflict-zero"))
+    #expect(store.maxAttempts == 1)
+    try await store.create(Bridge(id: .named("b"), name: "b"))
+    #expect(try await store.exists(Bridge.self, .named("b")))
+
+    let peer = try await f.peer("conflict-zero-peer")
+    var attempts = 0
+    await #expect(throws: NSDBError.self) {
+      try await store.transaction { tx in
+        attempts += 1
+        var mine = try await tx.require(Router.self, router)
+        var theirs = try await peer.get(Router.self, router)
+        theirs.name = "peer"
+        try await peer.update(theirs)
+        mine.name = "mine"
+        try await tx.update(mine)
+      }
+    }
+    #expect(attempts == 1)
+    #expect(try await f.store.get(Router.self, router).name == "peer")
+    await peer.client.close()
+    await f.close()
+  }
 }
