@@ -142,17 +142,18 @@ final class EphemeralNodes: Sendable {
 
 extension AsyncThrowingStream where Failure == any Error {
   /// `source` mapped by `transform`, without consecutive duplicates: the
-  /// client's watches may re-deliver a state after a reconnect.
+  /// client's watches may re-deliver a state after a reconnect. An error
+  /// `transform` throws ends the stream with it.
   static func distinct<Source: Sendable>(
     _ source: AsyncThrowingStream<Source, any Error>,
-    _ transform: @escaping @Sendable (Source) -> Element
+    _ transform: @escaping @Sendable (Source) throws -> Element
   ) -> AsyncThrowingStream<Element, any Error> where Element: Equatable & Sendable {
     let (stream, continuation) = AsyncThrowingStream<Element, any Error>.makeStream()
     let task = Task {
       var last: Element?
       do {
         for try await state in source {
-          let value = transform(state)
+          let value = try transform(state)
           if let last, last == value { continue }
           last = value
           continuation.yield(value)

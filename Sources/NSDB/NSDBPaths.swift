@@ -7,7 +7,7 @@ import Topology
 ///     <root>/v1/state/Host/<id>/alive        ephemeral: the host is up
 ///     <root>/v1/state/Host/<id>/interfaces   the host's interfaces
 ///     <root>/v1/state/Port/<id>/active       ephemeral: serving host + tunnel key
-///     <root>/v1/state/Port/<id>/routes       learned routes (ephemeral children)
+///     <root>/v1/state/Port/<id>/routes       ephemeral: learned routes (one encoded list)
 ///     <root>/v1/state/Bridge/<id>/mac_table/<vlan>   state table
 ///     <root>/v1/state/Bridge/<id>/ip4_mac_table      state table
 ///     <root>/v1/state/Router/<id>/arp_table          state table

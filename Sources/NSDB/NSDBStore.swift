@@ -12,7 +12,9 @@ public final class NSDBStore: Sendable {
   public let client: ZooKeeperClient
   public let paths: NSDBPaths
   let logger: Logger
-  /// How many times a transaction body runs before a conflict is reported.
+  /// How many times a transaction body runs before a conflict is reported
+  /// (at least once: a smaller value given to `init` counts as 1, since
+  /// `1...0` would trap in ``transaction(_:)``).
   public let maxAttempts: Int
   let observers: ObserverRegistry
   let bindings: [Binding]
@@ -33,7 +35,7 @@ public final class NSDBStore: Sendable {
     self.bindings = bindings
     self.client = client
     self.paths = NSDBPaths(root: root)
-    self.maxAttempts = maxAttempts
+    self.maxAttempts = max(1, maxAttempts)
     self.logger = logger
     self.observers = ObserverRegistry()
   }
