@@ -17,6 +17,9 @@ extension Agent {
       guard let interface = port.interfaceName else { continue }
       desired[port.id] = (interface, port.tunnelKey)
     }
+    for (port, interface) in ledPorts {
+      desired[port] = (interface, snapshot.ports[port]?.tunnelKey ?? 0)
+    }
     for (port, attachment) in attached {
       guard let want = desired[port], want.interface == attachment.interface,
         want.key == attachment.tunnelKey
@@ -50,10 +53,16 @@ extension Agent {
       refreshActivePort(port)
       if let portState {
         let hostID = hostID
+        // An elected port's previous holder may still hold the node for a moment after
+        // its session ended: wait for it rather than fail.
+        let stale: Duration =
+          elections[port] != nil ? .milliseconds(configuration.sessionTimeout * 1500) : .zero
         writer?.enqueue("activate \(name)") {
-          try await portState.activate(port: port, host: hostID, tunnelKey: want.key)
+          try await portState.activate(
+            port: port, host: hostID, tunnelKey: want.key, waitForStale: stale)
         }
       }
+      if elections[port] != nil { announce(port, number: want.key) }
     }
   }
 

@@ -172,6 +172,8 @@ extension Agent {
       await drained.value
       timer.cancel()
     }
+    for election in elections.values { election.task.cancel() }
+    elections = [:]
     for task in watches.values { task.cancel() }
     watches = [:]
     for task in tasks { task.cancel() }
@@ -244,6 +246,9 @@ extension Agent {
         let deferred = deferredWatches
         deferredWatches = []
         for key in deferred { watch(key) }
+        for port in snapshot.ports.values where port.candidate(for: hostID) != nil {
+          updateElection(port.id)
+        }
       }
     case .topologyCorrupt(let type, let id, let reason):
       logger.info(
@@ -258,6 +263,7 @@ extension Agent {
     case .arpTable(let router, let table): applyARPTable(router, table)
     case .active(let port, let activation): applyActivation(port, activation)
     case .alive(let host, let alive): applyAlive(host, alive)
+    case .leadership(let port, let leadership): applyLeadership(port, leadership)
     case .session(let event): applySession(event)
     case .tick: tick()
     }

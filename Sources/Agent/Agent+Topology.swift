@@ -22,6 +22,10 @@ extension Agent {
       let port = new as? Port
       if port?.isExterior == true { watch(.active(id)) } else { unwatch(.active(id)) }
       if (old as? Port)?.hostId == hostID || port?.hostId == hostID { bindingsChanged = true }
+      if (old as? Port)?.candidate(for: hostID) != nil || port?.candidate(for: hostID) != nil {
+        bindingsChanged = true
+        if readyTypes.count == ModelType.allCases.count { updateElection(id) }
+      }
     case .host:
       if id != hostID { new == nil ? unwatch(.alive(id)) : watch(.alive(id)) }
     case .bridge:

@@ -105,6 +105,8 @@ public actor Agent {
 
   /// Watches per object (port activity, host liveness, state tables).
   var watches: [WatchKey: Task<Void, Never>] = [:]
+  /// Elections of the ports this host is a candidate for.
+  var elections: [ID: Election] = [:]
   /// Watches asked for before the topology was loaded; armed once it is.
   var deferredWatches = Set<WatchKey>()
 

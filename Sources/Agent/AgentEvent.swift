@@ -18,6 +18,7 @@ enum AgentEvent: Sendable {
   case arpTable(router: ID, [Topology.IPv4Address: Topology.MACAddress])
   case active(port: ID, NSDB.PortActivation?)
   case alive(host: ID, Bool)
+  case leadership(port: ID, Leadership)
   case session(SessionEvent)
   case tick
 }

@@ -53,6 +53,9 @@ public struct Port: ModelObject {
 
   /// A human name (from the topology file); not required to be unique.
   public var name: String
+  /// Hosts that may serve the port (a gateway or uplink), instead of one `hostId`:
+  /// they elect the holder (see `PortCandidate`).
+  public var candidates: [PortCandidate] = []
 
   public init(
     id: ID, device: DeviceRef, adminStateUp: Bool = true, tunnelKey: UInt32 = 0,
@@ -79,8 +82,14 @@ public struct Port: ModelObject {
     self.portMAC = portMAC
   }
 
-  /// Bound to an interface on a host: both `hostId` and `interfaceName` set.
-  public var isExterior: Bool { hostId != nil && interfaceName != nil }
+  /// Bound to an interface on a host: both `hostId` and `interfaceName` set, or served
+  /// by whichever of its `candidates` holds it.
+  public var isExterior: Bool { (hostId != nil && interfaceName != nil) || !candidates.isEmpty }
+
+  /// The candidate entry of `host`, if `host` may serve this port.
+  public func candidate(for host: ID) -> PortCandidate? {
+    candidates.first { $0.hostId == host }
+  }
 
   /// Linked to a peer port.
   public var isInterior: Bool { peerId != nil }

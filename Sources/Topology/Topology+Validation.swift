@@ -143,6 +143,23 @@ private struct Validator {
     if (port.hostId == nil) != (port.interfaceName == nil) {
       report(.invalidField, "interfaceName", "must be set together with hostId")
     }
+    if !port.candidates.isEmpty {
+      if port.hostId != nil {
+        report(.invalidField, "candidates", "are set on a port bound to one host")
+      }
+      if Set(port.candidates.map(\.hostId)).count != port.candidates.count {
+        report(.invalidField, "candidates", "name a host twice")
+      }
+      for candidate in port.candidates {
+        if topology.hosts[candidate.hostId] == nil {
+          report(
+            .danglingReference, "candidates", "name host \(candidate.hostId), which does not exist")
+        }
+        if candidate.interfaceName.isEmpty {
+          report(.invalidField, "candidates", "have an empty interface name")
+        }
+      }
+    }
     if port.isExterior && port.isInterior {
       report(.invalidField, "peerId", "is set on a port bound to a host interface")
     }

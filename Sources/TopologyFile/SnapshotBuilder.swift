@@ -154,7 +154,7 @@ final class SnapshotBuilder {
   static let portKeys: Set<String> = [
     "name", "host", "interface", "tunnelKey", "inboundFilter", "outboundFilter", "portGroups",
     "vlan",
-    "adminUp",
+    "adminUp", "candidates",
   ]
 
   @discardableResult
@@ -181,6 +181,22 @@ final class SnapshotBuilder {
     } else if let host {
       port.hostId = host
       port.interfaceName = interface
+    }
+    for entry in reader.list(f["candidates"]) {
+      let c = reader.mapping(entry, allowed: ["host", "interface", "priority"])
+      guard let candidateHost = reference(.host, c["host"]),
+        let candidateInterface = reader.string(c["interface"]), !candidateInterface.isEmpty
+      else {
+        reader.fail(entry, entry.path, "a candidate needs 'host' and 'interface'")
+        continue
+      }
+      port.candidates.append(
+        PortCandidate(
+          hostId: candidateHost, interfaceName: candidateInterface,
+          priority: reader.int(c["priority"], Int32.self) ?? 0))
+    }
+    if !port.candidates.isEmpty && port.hostId != nil {
+      reader.fail(field, field.path, "a port has either 'host' or 'candidates', not both")
     }
     if let routerName {
       guard let prefix = reader.prefix(f["address"]) else {

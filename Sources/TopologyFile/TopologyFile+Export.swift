@@ -158,6 +158,11 @@ extension TopologyFile {
     w.field("outboundFilter", name(port.outboundFilterId, .chain))
     w.list("portGroups", port.portGroupIds.compactMap { name($0, .portGroup) })
     w.field("vlan", port.vlanId.map { "\($0)" })
+    w.nested("candidates", port.candidates) { w, candidate in
+      w.field("host", name(candidate.hostId, .host), first: true)
+      w.field("interface", candidate.interfaceName)
+      if candidate.priority != 0 { w.field("priority", "\(candidate.priority)") }
+    }
   }
 
   static func renderRule(_ rule: Rule, into w: inout YAMLWriter, name: (ID?, ModelType) -> String?)

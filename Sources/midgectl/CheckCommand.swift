@@ -52,7 +52,9 @@ struct Check: AsyncParsableCommand {
         problems.append("port \(id) is active on \(host) but does not exist")
       } else if !alive.contains(active.host) {
         problems.append("port \(name) is active on \(host), which is not alive")
-      } else if snapshot.ports[id]?.hostId != active.host {
+      } else if let port = snapshot.ports[id], port.hostId != active.host,
+        port.candidate(for: active.host) == nil
+      {
         problems.append("port \(name) is active on \(host), which it is not bound to")
       }
     }

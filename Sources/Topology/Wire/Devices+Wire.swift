@@ -121,6 +121,13 @@ extension Port: WireCodable {
     if let portSubnet { m.portSubnet = Wire.prefix(portSubnet) }
     if let portMAC { m.portMac = portMAC.value }
     m.name = name
+    m.candidates = candidates.map { candidate in
+      var c = Midge_Topology_V1_PortCandidate()
+      c.hostID = Wire.uuid(candidate.hostId)
+      c.interfaceName = candidate.interfaceName
+      c.priority = candidate.priority
+      return c
+    }
     return try Wire.encode(m)
   }
 
@@ -150,5 +157,10 @@ extension Port: WireCodable {
     portSubnet = m.hasPortSubnet ? try Wire.prefix(m.portSubnet, "Port.portSubnet") : nil
     portMAC = m.hasPortMac ? MACAddress(m.portMac) : nil
     name = m.name
+    candidates = try m.candidates.map { (c) throws(WireError) in
+      PortCandidate(
+        hostId: try Wire.requiredID(c.hasHostID, c.hostID, "PortCandidate.hostId"),
+        interfaceName: c.interfaceName, priority: c.priority)
+    }
   }
 }

@@ -395,6 +395,12 @@ public nonisolated struct Midge_Topology_V1_Port: @unchecked Sendable {
     set {_uniqueStorage()._name = newValue}
   }
 
+  /// Hosts that may serve the port (gateways, uplinks); they elect one holder.
+  public var candidates: [Midge_Topology_V1_PortCandidate] {
+    get {_storage._candidates}
+    set {_uniqueStorage()._candidates = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Device: Equatable, Sendable {
@@ -406,6 +412,31 @@ public nonisolated struct Midge_Topology_V1_Port: @unchecked Sendable {
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Midge_Topology_V1_PortCandidate: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var hostID: Midge_Topology_V1_UUID {
+    get {_hostID ?? Midge_Topology_V1_UUID()}
+    set {_hostID = newValue}
+  }
+  /// Returns true if `hostID` has been explicitly set.
+  public var hasHostID: Bool {self._hostID != nil}
+  /// Clears the value of `hostID`. Subsequent reads from it will return its default value.
+  public mutating func clearHostID() {self._hostID = nil}
+
+  public var interfaceName: String = String()
+
+  public var priority: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _hostID: Midge_Topology_V1_UUID? = nil
 }
 
 public nonisolated struct Midge_Topology_V1_Route: Sendable {
@@ -1474,7 +1505,7 @@ nonisolated extension Midge_Topology_V1_Router: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Midge_Topology_V1_Port: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Port"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}bridge_id\0\u{3}router_id\0\u{3}admin_state_up\0\u{3}tunnel_key\0\u{3}inbound_filter_id\0\u{3}outbound_filter_id\0\u{3}port_group_ids\0\u{3}route_ids\0\u{3}vlan_id\0\u{3}host_id\0\u{3}interface_name\0\u{3}peer_id\0\u{3}port_address\0\u{3}port_subnet\0\u{3}port_mac\0\u{1}name\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}bridge_id\0\u{3}router_id\0\u{3}admin_state_up\0\u{3}tunnel_key\0\u{3}inbound_filter_id\0\u{3}outbound_filter_id\0\u{3}port_group_ids\0\u{3}route_ids\0\u{3}vlan_id\0\u{3}host_id\0\u{3}interface_name\0\u{3}peer_id\0\u{3}port_address\0\u{3}port_subnet\0\u{3}port_mac\0\u{1}name\0\u{1}candidates\0")
 
   fileprivate class _StorageClass {
     var _id: Midge_Topology_V1_UUID? = nil
@@ -1493,6 +1524,7 @@ nonisolated extension Midge_Topology_V1_Port: SwiftProtobuf.Message, SwiftProtob
     var _portSubnet: Midge_Topology_V1_IPv4Prefix? = nil
     var _portMac: UInt64? = nil
     var _name: String = String()
+    var _candidates: [Midge_Topology_V1_PortCandidate] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1519,6 +1551,7 @@ nonisolated extension Midge_Topology_V1_Port: SwiftProtobuf.Message, SwiftProtob
       _portSubnet = source._portSubnet
       _portMac = source._portMac
       _name = source._name
+      _candidates = source._candidates
     }
   }
 
@@ -1578,6 +1611,7 @@ nonisolated extension Midge_Topology_V1_Port: SwiftProtobuf.Message, SwiftProtob
         case 15: try { try decoder.decodeSingularMessageField(value: &_storage._portSubnet) }()
         case 16: try { try decoder.decodeSingularUInt64Field(value: &_storage._portMac) }()
         case 17: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 18: try { try decoder.decodeRepeatedMessageField(value: &_storage._candidates) }()
         default: break
         }
       }
@@ -1646,6 +1680,9 @@ nonisolated extension Midge_Topology_V1_Port: SwiftProtobuf.Message, SwiftProtob
       if !_storage._name.isEmpty {
         try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 17)
       }
+      if !_storage._candidates.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._candidates, fieldNumber: 18)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1671,10 +1708,55 @@ nonisolated extension Midge_Topology_V1_Port: SwiftProtobuf.Message, SwiftProtob
         if _storage._portSubnet != rhs_storage._portSubnet {return false}
         if _storage._portMac != rhs_storage._portMac {return false}
         if _storage._name != rhs_storage._name {return false}
+        if _storage._candidates != rhs_storage._candidates {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Midge_Topology_V1_PortCandidate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PortCandidate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}host_id\0\u{3}interface_name\0\u{1}priority\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._hostID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.interfaceName) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.priority) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._hostID {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.interfaceName.isEmpty {
+      try visitor.visitSingularStringField(value: self.interfaceName, fieldNumber: 2)
+    }
+    if self.priority != 0 {
+      try visitor.visitSingularInt32Field(value: self.priority, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Midge_Topology_V1_PortCandidate, rhs: Midge_Topology_V1_PortCandidate) -> Bool {
+    if lhs._hostID != rhs._hostID {return false}
+    if lhs.interfaceName != rhs.interfaceName {return false}
+    if lhs.priority != rhs.priority {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
