@@ -104,7 +104,10 @@ struct Get: AsyncParsableCommand {
     try await cluster.withStore { store in
       var snapshot = try await store.snapshot()
       if output == .yaml {
-        if let name { snapshot = snapshot.only(type.type, named: name) }
+        snapshot = snapshot.only(type.type, named: name)
+        if let name, snapshot.count == 0 {
+          throw CommandError("no \(type.type.rawValue) is named '\(name)'")
+        }
         print(TopologyFile.render(snapshot), terminator: "")
         return
       }

@@ -82,31 +82,97 @@ extension TopologySnapshot {
   }
 
   /// The part of the topology a YAML `get` of one object shows.
-  func only(_ type: ModelType, named name: String) -> TopologySnapshot {
+  /// The objects of `type` (only the one called `name`, when given) with what the topology
+  /// file needs to render them: a bridge's or router's ports, a chain's rules, the device
+  /// a port, route or DHCP subnet belongs to (holding only those), a zone's hosts.
+  func only(_ type: ModelType, named name: String?) -> TopologySnapshot {
+    let wanted = Set(rows(type).filter { name == nil || $0.name == name }.compactMap { ID($0.id) })
     var result = TopologySnapshot()
-    switch type {
-    case .bridge:
-      for bridge in bridges.values where bridge.name == name {
-        result.bridges[bridge.id] = bridge
-        for id in bridge.portIds { result.ports[id] = ports[id] }
-      }
-      for port in result.ports.values {
+    func keepPorts(_ ids: [ID]) {
+      for id in ids {
+        guard let port = ports[id] else { continue }
+        result.ports[id] = port
         if let host = port.hostId { result.hosts[host] = hosts[host] }
+        for candidate in port.candidates { result.hosts[candidate.hostId] = hosts[candidate.hostId] }
         if let peer = port.peerId { result.ports[peer] = ports[peer] }
       }
+    }
+    switch type {
+    case .bridge:
+      for id in wanted {
+        result.bridges[id] = bridges[id]
+        keepPorts(bridges[id]?.portIds ?? [])
+        for dhcp in bridges[id]?.dhcpIds ?? [] { result.dhcps[dhcp] = dhcps[dhcp] }
+      }
     case .router:
-      for router in routers.values where router.name == name {
-        result.routers[router.id] = router
-        for id in router.portIds { result.ports[id] = ports[id] }
-        for id in router.routeIds { result.routes[id] = routes[id] }
+      for id in wanted {
+        result.routers[id] = routers[id]
+        keepPorts(routers[id]?.portIds ?? [])
+        for route in routers[id]?.routeIds ?? [] { result.routes[route] = routes[route] }
+      }
+    case .port:
+      keepPorts(Array(wanted))
+      for id in wanted {
+        guard let port = ports[id] else { continue }
+        switch port.device {
+        case .bridge(let bridge):
+          var device = result.bridges[bridge] ?? bridges[bridge]
+          let keptPortids = (device?.portIds ?? []).filter { result.ports[$0] != nil }
+          device?.portIds = keptPortids
+          result.bridges[bridge] = device
+        case .router(let router):
+          var device = result.routers[router] ?? routers[router]
+          let keptPortids = (device?.portIds ?? []).filter { result.ports[$0] != nil }
+          device?.portIds = keptPortids
+          device?.routeIds = []
+          result.routers[router] = device
+        }
+      }
+    case .route:
+      for id in wanted {
+        guard let route = routes[id] else { continue }
+        result.routes[id] = route
+        var router = result.routers[route.routerId] ?? routers[route.routerId]
+        let keptRouteids = (router?.routeIds ?? []).filter { wanted.contains($0) }
+        router?.routeIds = keptRouteids
+        result.routers[route.routerId] = router
+        keepPorts(router?.portIds ?? [])
       }
     case .chain:
-      for chain in chains.values where chain.name == name {
-        result.chains[chain.id] = chain
-        for id in chain.ruleIds { result.rules[id] = rules[id] }
+      for id in wanted {
+        result.chains[id] = chains[id]
+        for rule in chains[id]?.ruleIds ?? [] { result.rules[rule] = rules[rule] }
       }
-    default:
-      return self
+    case .rule:
+      for id in wanted {
+        guard let rule = rules[id] else { continue }
+        result.rules[id] = rule
+        var chain = result.chains[rule.chainId] ?? chains[rule.chainId]
+        let keptRuleids = (chain?.ruleIds ?? []).filter { wanted.contains($0) }
+        chain?.ruleIds = keptRuleids
+        result.chains[rule.chainId] = chain
+      }
+    case .host:
+      for id in wanted { result.hosts[id] = hosts[id] }
+    case .tunnelZone:
+      for id in wanted {
+        result.tunnelZones[id] = tunnelZones[id]
+        for host in tunnelZones[id]?.hostIds ?? [] { result.hosts[host] = hosts[host] }
+      }
+    case .portGroup:
+      for id in wanted { result.portGroups[id] = portGroups[id] }
+    case .ipAddrGroup:
+      for id in wanted { result.ipAddrGroups[id] = ipAddrGroups[id] }
+    case .dhcp:
+      for id in wanted {
+        guard let dhcp = dhcps[id] else { continue }
+        result.dhcps[id] = dhcp
+        var bridge = result.bridges[dhcp.bridgeId] ?? bridges[dhcp.bridgeId]
+        bridge?.portIds = []
+        let keptDhcpids = (bridge?.dhcpIds ?? []).filter { wanted.contains($0) }
+        bridge?.dhcpIds = keptDhcpids
+        result.bridges[dhcp.bridgeId] = bridge
+      }
     }
     return result
   }
