@@ -67,6 +67,9 @@ public final class AgentMetrics: Sendable {
       sums.misses += datapath[port]!.misses
     }
     metric(
+      "midge_datapath_flows", "gauge", "Flows installed in the datapath (all ports).",
+      "\(datapath.values.reduce(0) { $0 + $1.flows })")
+    metric(
       "midge_datapath_flow_hits_total", "counter", "Packets that matched a flow.",
       "\(totals.hits)")
     metric(

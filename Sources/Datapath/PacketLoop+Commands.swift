@@ -16,6 +16,7 @@ extension PacketLoop {
       apply(command, now: now)
     }
     queue.flush()
+    counters.flows.store(table.count, ordering: .relaxed)
   }
 
   private func apply(_ command: Command, now: UInt64) {

@@ -313,6 +313,7 @@ final class PacketLoop: @unchecked Sendable {
   private func expire(now: UInt64) {
     let removed = table.expire(now: now)
     if !removed.isEmpty { onEvent(.flowsRemoved(removed)) }
+    counters.flows.store(table.count, ordering: .relaxed)
     var stale = 0
     parked = parked.filter { _, miss in
       let keep = now - miss.since < PacketLoop.parkingTimeout

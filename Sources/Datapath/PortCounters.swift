@@ -14,6 +14,9 @@ public final class PortCounters: Sendable {
     public var transmitted: UInt64
     /// Frames dropped: drop actions, TTL, unparseable, refused sends, parking overflow.
     public var dropped: UInt64
+    /// Flows in the loop's table (a gauge, updated after every batch of commands and
+    /// every expiry pass).
+    public var flows: Int = 0
   }
 
   let received = Atomic<UInt64>(0)
@@ -21,12 +24,13 @@ public final class PortCounters: Sendable {
   let misses = Atomic<UInt64>(0)
   let transmitted = Atomic<UInt64>(0)
   let dropped = Atomic<UInt64>(0)
+  let flows = Atomic<Int>(0)
 
   /// The counters now.
   public var snapshot: Snapshot {
     Snapshot(
       received: received.load(ordering: .relaxed), hits: hits.load(ordering: .relaxed),
       misses: misses.load(ordering: .relaxed), transmitted: transmitted.load(ordering: .relaxed),
-      dropped: dropped.load(ordering: .relaxed))
+      dropped: dropped.load(ordering: .relaxed), flows: flows.load(ordering: .relaxed))
   }
 }

@@ -33,10 +33,16 @@ struct Apply: AsyncParsableCommand {
   func run() async throws {
     try await cluster.withStore { store in
       let desired = try await loadTopology(file, store: store)
-      let plan =
-        dryRun
-        ? try await store.plan(desired, prune: prune) : try await store.apply(desired, prune: prune)
-      print(plan)
+      do {
+        let plan =
+          dryRun
+          ? try await store.plan(desired, prune: prune)
+          : try await store.apply(desired, prune: prune)
+        print(plan)
+      } catch {
+        let stored = (try? await store.snapshot()) ?? TopologySnapshot()
+        throw ApplyError.explain(error, file: file, names: stored.merging(desired))
+      }
     }
   }
 }
@@ -145,7 +151,11 @@ struct Delete: AsyncParsableCommand {
       else {
         throw CommandError("no \(type.type.rawValue) is named '\(name)'")
       }
-      try await store.transaction { tx in try await tx.deleteAny(type.type, id) }
+      do {
+        try await store.transaction { tx in try await tx.deleteAny(type.type, id) }
+      } catch {
+        throw ApplyError.explain(error, file: nil, names: snapshot)
+      }
       print("deleted \(type.type.rawValue) \(name) (\(id))")
     }
   }

@@ -93,7 +93,9 @@ extension TopologySnapshot {
         guard let port = ports[id] else { continue }
         result.ports[id] = port
         if let host = port.hostId { result.hosts[host] = hosts[host] }
-        for candidate in port.candidates { result.hosts[candidate.hostId] = hosts[candidate.hostId] }
+        for candidate in port.candidates {
+          result.hosts[candidate.hostId] = hosts[candidate.hostId]
+        }
         if let peer = port.peerId { result.ports[peer] = ports[peer] }
       }
     }

@@ -55,6 +55,8 @@ struct AgentEndToEndTests {
     let metrics = try world.controlGet(0, "/metrics")
     #expect(metrics.contains("midge_agent_simulations_total"))
     #expect(!metrics.contains("midge_agent_simulations_total 0\n"))
+    #expect(metrics.contains("midge_datapath_flows "))
+    #expect(!metrics.contains("midge_datapath_flows 0\n"), "the flow-table size gauge is 0")
   }
 
   @Test("a DROP rule stops an established flow within a second; removing it lets traffic through")

@@ -18,7 +18,9 @@ struct MidgectlTests {
     runCommand([Self.binary] + arguments + ["--zk", zk, "--root", root], timeout: 30)
   }
 
-  @Test("apply, get (table, json, yaml by type and name), trace -o json, export round trip, delete, check")
+  @Test(
+    "apply, get (table, json, yaml by type and name), trace -o json, export round trip, delete, check"
+  )
   func commands() async throws {
     let zk = try await ZooKeeperServer.shared().connectString
     let root = "/midgectl-\(UUID().uuidString.prefix(8).lowercased())"
@@ -54,11 +56,13 @@ struct MidgectlTests {
     try exported.output.write(toFile: file, atomically: true, encoding: .utf8)
     let copy = root + "-copy"
     #expect(midgectl(zk, copy, ["apply", "-f", file]).status == 0)
-    #expect(midgectl(zk, copy, ["export"]).output == exported.output, "export → apply → export differs")
+    #expect(
+      midgectl(zk, copy, ["export"]).output == exported.output, "export → apply → export differs")
 
     let deleted = midgectl(zk, root, ["delete", "bridge", "tenant-b"])
     #expect(deleted.status == 0, "\(deleted.output)")
-    #expect(!midgectl(zk, root, ["get", "ports"]).output.contains("vm-b1"), "ports cascade with it")
+    #expect(
+      !midgectl(zk, root, ["get", "ports"]).output.contains("vm-b1"), "ports cascade with it")
     let check = midgectl(zk, root, ["check"])
     #expect(check.status == 0 && check.output.contains("no orphaned state"), "\(check.output)")
   }
