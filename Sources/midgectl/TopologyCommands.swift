@@ -4,8 +4,12 @@ import NSDB
 import Topology
 import TopologyFile
 
-/// Reads and parses a topology file against the tunnel keys already stored.
-func loadTopology(_ path: String, store: NSDBStore) async throws -> TopologySnapshot {
+/// Reads and parses a topology file against the tunnel keys already stored. Unless
+/// `prune` (which deletes them), ports the file does not name keep their tunnel keys, so
+/// a port in the file may not take one of them.
+func loadTopology(_ path: String, store: NSDBStore, prune: Bool = false) async throws
+  -> TopologySnapshot
+{
   guard let data = FileManager.default.contents(atPath: path) else {
     throw CommandError("cannot read the topology file '\(path)'")
   }
@@ -13,12 +17,25 @@ func loadTopology(_ path: String, store: NSDBStore) async throws -> TopologySnap
     throw CommandError("'\(path)' is not UTF-8 text")
   }
   var keys: [ID: UInt32] = [:]
-  for port in try await store.getAll(Port.self) { keys[port.id] = port.tunnelKey }
+  let stored = try await store.getAll(Port.self)
+  for port in stored { keys[port.id] = port.tunnelKey }
+  let desired: TopologySnapshot
   do {
-    return try TopologyFile.parse(text, tunnelKeys: keys)
+    desired = try TopologyFile.parse(text, tunnelKeys: keys)
   } catch {
     throw CommandError("\(path): \(error)")
   }
+  guard !prune else { return desired }
+  var foreign: [UInt32: Topology.Port] = [:]
+  for port in stored where desired.ports[port.id] == nil { foreign[port.tunnelKey] = port }
+  for port in desired.ports.values.sorted(by: { $0.name < $1.name }) {
+    if let other = foreign[port.tunnelKey] {
+      throw CommandError(
+        "\(path): port '\(port.name)' has tunnel key \(port.tunnelKey), which port '\(other.name)' (not in the file) already uses; choose another key, or delete '\(other.name)' (or apply with --prune)"
+      )
+    }
+  }
+  return desired
 }
 
 struct Apply: AsyncParsableCommand {
@@ -32,7 +49,7 @@ struct Apply: AsyncParsableCommand {
 
   func run() async throws {
     try await cluster.withStore { store in
-      let desired = try await loadTopology(file, store: store)
+      let desired = try await loadTopology(file, store: store, prune: prune)
       do {
         let plan =
           dryRun
@@ -57,7 +74,9 @@ struct Diff: AsyncParsableCommand {
 
   func run() async throws {
     try await cluster.withStore { store in
-      print(try await store.plan(try await loadTopology(file, store: store), prune: prune))
+      print(
+        try await store.plan(try await loadTopology(file, store: store, prune: prune), prune: prune)
+      )
     }
   }
 }

@@ -59,6 +59,14 @@ struct MidgectlTests {
     #expect(
       midgectl(zk, copy, ["export"]).output == exported.output, "export → apply → export differs")
 
+    // A file that gives a new port a tunnel key a port outside it already uses.
+    let clash = NSTemporaryDirectory() + "midgectl-clash-\(UUID().uuidString).yaml"
+    defer { unlink(clash) }
+    try "bridges:\n  - name: other\n    ports:\n      - {name: newcomer, tunnelKey: 1}\n".write(
+      toFile: clash, atomically: true, encoding: .utf8)
+    let refused = midgectl(zk, root, ["apply", "-f", clash])
+    #expect(refused.status != 0 && refused.output.contains("already uses"), "\(refused.output)")
+
     let deleted = midgectl(zk, root, ["delete", "bridge", "tenant-b"])
     #expect(deleted.status == 0, "\(deleted.output)")
     #expect(
