@@ -65,7 +65,7 @@ let package = Package(
     .target(
       name: "Agent",
       dependencies: [
-        "NSDB", "Simulation", "Datapath", "Packets", "Topology", "ZooKeeper", log,
+        "NSDB", "Simulation", "Datapath", "Packets", "Topology", "ZooKeeper", "LZ4", log,
         .product(name: "Yams", package: "Yams"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],

@@ -30,7 +30,9 @@ extension Agent {
     }
     for (port, want) in desired.sorted(by: { $0.key < $1.key }) where attached[port] == nil {
       let name = snapshot.ports[port]?.name ?? port.description
-      guard want.key != 0, want.key != Datapath.tunnelPort, portIDs[want.key] == nil else {
+      guard want.key != 0, want.key != Datapath.tunnelPort, want.key != Datapath.messageTunnelKey,
+        portIDs[want.key] == nil
+      else {
         noteAttachFailure(port, name, "tunnel key \(want.key) is unusable or already in use")
         continue
       }
@@ -103,6 +105,8 @@ extension Agent {
         "interface lost",
         metadata: ["agent.interface": "\(interface)", "agent.reason": "\(reason)"])
       detach(port, reason: "interface \(interface): \(reason)", alreadyDetached: true)
+    case .tunnelMessage(let bytes):
+      receiveFlowState(bytes)
     case .linkUp, .flowsRemoved:
       break
     }

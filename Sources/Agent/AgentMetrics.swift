@@ -15,6 +15,9 @@ public final class AgentMetrics: Sendable {
   public let generatedPackets = Atomic<UInt64>(0)
   public let pendingDropped = Atomic<UInt64>(0)
   public let nsdbWriteFailures = Atomic<UInt64>(0)
+  public let flowStateSent = Atomic<UInt64>(0)
+  public let flowStateReceived = Atomic<UInt64>(0)
+  public let flowStateRejected = Atomic<UInt64>(0)
   /// 1 connected, 0 suspended (connection lost, session may live), -1 expired or closed.
   public let sessionState = Atomic<Int>(0)
   public let sessionExpiries = Atomic<UInt64>(0)
@@ -49,6 +52,18 @@ public final class AgentMetrics: Sendable {
     metric(
       "midge_agent_nsdb_write_failures_total", "counter", "State writes to the NSDB that failed.",
       "\(nsdbWriteFailures.load(ordering: .relaxed))")
+    metric(
+      "midge_agent_flow_state_sent_total", "counter",
+      "Flow-state messages (conntrack, NAT) sent to other agents.",
+      "\(flowStateSent.load(ordering: .relaxed))")
+    metric(
+      "midge_agent_flow_state_received_total", "counter",
+      "Conntrack entries and NAT bindings received from other agents.",
+      "\(flowStateReceived.load(ordering: .relaxed))")
+    metric(
+      "midge_agent_flow_state_rejected_total", "counter",
+      "Flow-state messages that could not be decoded.",
+      "\(flowStateRejected.load(ordering: .relaxed))")
     metric(
       "midge_agent_zookeeper_session_state", "gauge",
       "1 connected, 0 suspended, -1 expired or closed.", "\(sessionState.load(ordering: .relaxed))")

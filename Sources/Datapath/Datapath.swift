@@ -153,6 +153,16 @@ public final class Datapath: Sendable {
     loop?.post(.execute(frame, actions))
   }
 
+  /// The tunnel key (VNI) reserved for messages between agents (flow state); no port may
+  /// use it. Such datagrams are reported as `.tunnelMessage`, never delivered to a port.
+  public static let messageTunnelKey: UInt32 = 0xFF_FFFF
+
+  /// Sends `bytes` to the agent at `remote` over the tunnel (key `messageTunnelKey`).
+  /// At most ~65,000 bytes; best effort, like every datagram.
+  public func sendMessage(_ bytes: [UInt8], to remote: TunnelEndpoint) {
+    tunnelLoop?.loop.post(.sendMessage(bytes, remote))
+  }
+
   /// Maps tunnel key `key` to local port `port` (nil to unmap) for inbound tunnel traffic.
   public func setTunnelKey(_ key: UInt32, port: UInt32?) {
     state.withLock { $0.tunnelKeys[key] = port }

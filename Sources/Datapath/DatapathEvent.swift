@@ -10,6 +10,8 @@ public enum DatapathEvent: Sendable {
   /// Flows left a table (timeouts, eviction). Removals the agent asked for are not
   /// reported again.
   case flowsRemoved([RemovedFlow])
+  /// A message another agent sent with `Datapath.sendMessage` (flow state), as received.
+  case tunnelMessage([UInt8])
 }
 
 /// A packet no flow matched: the agent simulates it and installs a flow (or answers with

@@ -41,6 +41,12 @@ extension PacketLoop {
       if let miss = parked.removeValue(forKey: FlowKey(match)) {
         for packet in miss.packets { run(actions, on: packet) }
       }
+    case .sendMessage(let bytes, let remote):
+      bytes.withUnsafeBytes { message in
+        queue.encapsulate(
+          tunnelKey: Datapath.messageTunnelKey, remote: remote, frame: message,
+          offload: VirtioNetHeader())
+      }
     case .execute(let frame, let actions):
       run(actions, on: ParkedPacket(frame: frame, offload: VirtioNetHeader()))
     case .addPort(let port, let socket):

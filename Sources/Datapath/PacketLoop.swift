@@ -60,6 +60,7 @@ final class PacketLoop: @unchecked Sendable {
     case removeTagged(FlowTag)
     case completeMiss(FlowMatch, [FlowAction])
     case execute([UInt8], [FlowAction])
+    case sendMessage([UInt8], TunnelEndpoint)
     case addPort(UInt32, PacketSocket)
     case removePort(UInt32)
     case mapTunnelKey(UInt32, UInt32?)
@@ -301,8 +302,12 @@ final class PacketLoop: @unchecked Sendable {
 
   /// Decapsulates a tunnel datagram and sends the inner frame to the key's port.
   private func deliverTunnelled(_ payload: UnsafeRawBufferPointer) -> Bool {
-    guard let tunnelled = try? VXLANHeader.decapsulate(payload: payload),
-      let port = tunnelPorts[tunnelled.header.vni], !tunnelled.innerRange.isEmpty
+    guard let tunnelled = try? VXLANHeader.decapsulate(payload: payload) else { return false }
+    if tunnelled.header.vni == Datapath.messageTunnelKey {
+      onEvent(.tunnelMessage(Array(payload[tunnelled.innerRange])))
+      return true
+    }
+    guard let port = tunnelPorts[tunnelled.header.vni], !tunnelled.innerRange.isEmpty
     else { return false }
     let inner = UnsafeRawBufferPointer(rebasing: payload[tunnelled.innerRange])
     let before = queue.failed

@@ -160,3 +160,55 @@ struct AgentTranslationTests {
     #expect(ControlServer.parse("") == nil)
   }
 }
+
+@Suite("Flow-state messages")
+struct FlowStateMessageTests {
+  let tuple = FlowTuple(
+    source: Packets.IPv4Address(10, 0, 0, 2), destination: Packets.IPv4Address(10, 0, 1, 5),
+    ipProtocol: 6, sourcePort: 40_000, destinationPort: 80)
+  let device = ID(name: "Bridge/b")
+
+  var changes: [StateChange] {
+    [
+      .conntrack(ConntrackKey(tuple: tuple, device: device)),
+      .natBinding(
+        NATBinding(
+          forwardKey: NATKey(kind: .forwardSNAT, device: device, tuple: tuple),
+          forward: NATTranslation(address: Packets.IPv4Address(192, 168, 0, 1), port: 10_001),
+          reverseKey: NATKey(kind: .reverseSNAT, device: device, tuple: tuple.reversed),
+          reverse: NATTranslation(address: Packets.IPv4Address(10, 0, 0, 2), port: 40_000))),
+      .macLearned(
+        bridge: device, vlan: 0, mac: Packets.MACAddress(0x02, 0, 0, 0, 0, 1), port: device),
+    ]
+  }
+
+  @Test("conntrack entries and NAT bindings round-trip; learned MACs are not carried")
+  func roundTrip() throws {
+    let decoded = try FlowStateMessage.decode(FlowStateMessage.encode(changes))
+    #expect(decoded == Array(changes.prefix(2)))
+    let many = Array(repeating: changes[0], count: 500)
+    let message = FlowStateMessage.encode(many)
+    #expect(message.count < 500 * 30, "a batch of similar entries is compressed")
+    #expect(try FlowStateMessage.decode(message) == many)
+  }
+
+  @Test("truncated, corrupted or foreign bytes are refused without a crash")
+  func refused() {
+    let message = FlowStateMessage.encode(changes)
+    for length in [0, 3, 4, 10, message.count - 1] {
+      #expect(throws: FlowStateMessage.DecodeError.self) {
+        _ = try FlowStateMessage.decode(Array(message.prefix(length)))
+      }
+    }
+    var random = SplitMix64(seed: 7)
+    for _ in 0..<200 {
+      var corrupt = message
+      corrupt[Int(random.next() % UInt64(corrupt.count))] ^= UInt8(
+        truncatingIfNeeded: random.next() | 1)
+      _ = try? FlowStateMessage.decode(corrupt)  // must not trap
+    }
+    #expect(throws: FlowStateMessage.DecodeError.self) {
+      _ = try FlowStateMessage.decode(Array("not flow state".utf8))
+    }
+  }
+}
