@@ -8,9 +8,11 @@ import Topology
 /// connection next — the host where the flow's egress port is active (its reply enters
 /// there) and every other candidate of a port the flow crosses that several hosts can
 /// serve (one of them takes over on a failover). One LZ4-compressed message per
-/// simulation and recipient, over the tunnel (`FlowStateMessage`).
+/// simulation and recipient, over the tunnel (`FlowStateMessage`), sent from the loop of
+/// the packet's ingress port ahead of the packet itself: the far agent has the state
+/// before the packet — let alone its reply — can reach it.
 extension Agent {
-  func replicate(_ result: SimulationResult, ingress: ID) {
+  func replicate(_ result: SimulationResult, ingress: ID, port number: UInt32) {
     let changes = result.stateChanges.filter {
       switch $0 {
       case .conntrack, .natBinding: return true
@@ -33,7 +35,7 @@ extension Agent {
     let message = FlowStateMessage.encode(changes)
     for host in recipients {
       guard let remote = endpoints[host] else { continue }
-      datapath.sendMessage(message, to: remote)
+      datapath.sendMessage(message, to: remote, before: number)
       metrics.flowStateSent.add(1, ordering: .relaxed)
     }
   }

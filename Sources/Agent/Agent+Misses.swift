@@ -26,7 +26,7 @@ extension Agent {
       SimulationPacket(frame: frame, match: match), ingress: ingress, view: view, now: now)
     metrics.simulations.add(1, ordering: .relaxed)
     record(result.stateChanges)
-    replicate(result, ingress: ingress)
+    replicate(result, ingress: ingress, port: match.ingressPort)
     deliver(result.generatedPackets, depth: 0)
     switch result.verdict {
     case .forward, .drop:

@@ -159,8 +159,13 @@ public final class Datapath: Sendable {
 
   /// Sends `bytes` to the agent at `remote` over the tunnel (key `messageTunnelKey`).
   /// At most ~65,000 bytes; best effort, like every datagram.
-  public func sendMessage(_ bytes: [UInt8], to remote: TunnelEndpoint) {
-    tunnelLoop?.loop.post(.sendMessage(bytes, remote))
+  ///
+  /// With `before` a port, the message goes out from that port's loop, ahead of anything
+  /// the loop sends after it — a flow's parked packets once the flow is installed — so the
+  /// far agent learns the flow's state before it can see the flow's packets or replies.
+  public func sendMessage(_ bytes: [UInt8], to remote: TunnelEndpoint, before port: UInt32? = nil) {
+    let loop = port.flatMap { self.loop(for: $0) } ?? tunnelLoop?.loop
+    loop?.post(.sendMessage(bytes, remote))
   }
 
   /// Maps tunnel key `key` to local port `port` (nil to unmap) for inbound tunnel traffic.
