@@ -50,6 +50,16 @@ struct MidgectlTests {
     #expect((verdict?["steps"] as? [String])?.isEmpty == false)
     #expect(verdict?["egressPorts"] as? [String] == [])
 
+    // No agent runs: hosts are not alive and no exterior port is active.
+    let hosts = midgectl(zk, root, ["hosts"])
+    #expect(hosts.status == 0 && hosts.output.contains("host-a") && hosts.output.contains("NO"))
+    let ports = midgectl(zk, root, ["ports"])
+    let vmA1 = ports.output.split(separator: "\n").first { $0.hasPrefix("vm-a1") } ?? ""
+    #expect(vmA1.contains("NO") && vmA1.contains("host-a:mvm-a1"), "\(ports.output)")
+    let graph = midgectl(zk, root, ["graph"])
+    #expect(graph.output.hasPrefix("digraph") || graph.output.contains("digraph"))
+    #expect(graph.output.contains("->") && graph.output.contains("tenant-a"))
+
     let exported = midgectl(zk, root, ["export"])
     let file = NSTemporaryDirectory() + "midgectl-export-\(UUID().uuidString).yaml"
     defer { unlink(file) }
