@@ -43,6 +43,7 @@ extension Agent {
         continue
       }
       attachFailures[port] = nil
+      restoreFlowState(port)
       attached[port] = Attachment(interface: want.interface, number: want.key, tunnelKey: want.key)
       portIDs[want.key] = port
       datapath.setTunnelKey(want.key, port: want.key)

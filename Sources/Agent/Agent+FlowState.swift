@@ -20,6 +20,12 @@ extension Agent {
       }
     }
     guard !changes.isEmpty, let datapath else { return }
+    let message = FlowStateMessage.encode(changes)
+    // The local log of every port here the flow enters or leaves by.
+    var logged = Set<ID>()
+    for port in [ingress] + result.outputPorts where attached[port] != nil {
+      if logged.insert(port).inserted { flowStateLog.append(message, port: port) }
+    }
     var recipients = Set<ID>()
     for port in result.outputPorts {
       if let active = view.activePorts[port], active.host != hostID {
@@ -32,12 +38,25 @@ extension Agent {
       }
     }
     guard !recipients.isEmpty else { return }
-    let message = FlowStateMessage.encode(changes)
     for host in recipients {
       guard let remote = endpoints[host] else { continue }
       datapath.sendMessage(message, to: remote, before: number)
       metrics.flowStateSent.add(1, ordering: .relaxed)
     }
+  }
+
+  /// What a port's flow-state log holds, into the view (when the port is attached again,
+  /// typically after a restart).
+  func restoreFlowState(_ port: ID) {
+    let changes = flowStateLog.load(port)
+    guard !changes.isEmpty else { return }
+    view.apply(changes)
+    logger.info(
+      "flow state restored from the local log",
+      metadata: [
+        "agent.port": "\(snapshot.ports[port]?.name ?? port.description)",
+        "agent.entries": "\(changes.count)",
+      ])
   }
 
   /// A flow-state message from another agent: its entries join the local view.

@@ -62,6 +62,7 @@ public actor Agent {
   nonisolated let events: AsyncStream<AgentEvent>.Continuation
   nonisolated let eventStream: AsyncStream<AgentEvent>
   nonisolated let startInstant = ContinuousClock.now
+  nonisolated let flowStateLog: FlowStateLog
 
   // Set by `start()`.
   var client: ZooKeeperClient?
@@ -167,6 +168,7 @@ public actor Agent {
     self.logger = logger
     self.hostID = try Self.loadHostID(configuration, logger: logger)
     self.simulator = Simulator(localHost: hostID)
+    self.flowStateLog = FlowStateLog(directory: configuration.flowStateDirectory, logger: logger)
     (eventStream, events) = AsyncStream<AgentEvent>.makeStream()
     aliveHosts.insert(hostID)
   }

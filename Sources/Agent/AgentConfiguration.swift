@@ -42,6 +42,9 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
   /// Seconds a MAC this host learned stays in the bridge's MAC table after the last flow
   /// from it ended.
   public var macRetention: Double = 30
+  /// Where the per-port flow-state logs live (conntrack and NAT state a restarted agent
+  /// resumes from).
+  public var flowStateDirectory: String = "/var/lib/midge/flow-state"
 
   public init() {}
 
@@ -67,6 +70,7 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
     pendingTimeout = try value(.pendingTimeout, defaults.pendingTimeout)
     interfacePollInterval = try value(.interfacePollInterval, defaults.interfacePollInterval)
     macRetention = try value(.macRetention, defaults.macRetention)
+    flowStateDirectory = try value(.flowStateDirectory, defaults.flowStateDirectory)
   }
 
   /// Parses a YAML configuration; unknown keys are errors (a typo must not silently
@@ -149,6 +153,6 @@ extension AgentConfiguration {
   enum CodingKeys: String, CodingKey, CaseIterable {
     case zookeeper, root, sessionTimeout, hostName, hostIdFile, tunnelZone, tunnelAddress
     case tunnelPort, logLevel, controlAddress, metricsAddress, flowIdleTimeout, flowCapacity
-    case pendingTimeout, interfacePollInterval, macRetention
+    case pendingTimeout, interfacePollInterval, macRetention, flowStateDirectory
   }
 }

@@ -78,6 +78,7 @@ struct BenchAgent: AsyncParsableCommand {
     configuration.controlAddress = "127.0.0.1:0"
     configuration.flowCapacity = 1 << 18
     configuration.logLevel = "warning"
+    configuration.flowStateDirectory = NSTemporaryDirectory() + "midge-bench-flow-state-\(host)"
     return try Agent(configuration: configuration, logger: logger)
   }
 

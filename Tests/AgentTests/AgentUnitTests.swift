@@ -1,11 +1,13 @@
-import Agent
 import Datapath
 import Foundation
+import Logging
 import MidgeTestSupport
 import Packets
 import Simulation
 import Testing
 import Topology
+
+@testable import Agent
 
 @Suite("Agent configuration")
 struct AgentConfigurationTests {
@@ -210,5 +212,38 @@ struct FlowStateMessageTests {
     #expect(throws: FlowStateMessage.DecodeError.self) {
       _ = try FlowStateMessage.decode(Array("not flow state".utf8))
     }
+  }
+}
+
+@Suite("Flow-state log")
+struct FlowStateLogTests {
+  @Test("blocks append and load in order; a damaged tail is cut off, what came before is kept")
+  func appendLoad() throws {
+    let directory = NSTemporaryDirectory() + "midge-fslog-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let log = FlowStateLog(directory: directory, logger: Logger(label: "test"))
+    let port = ID(name: "Port/p")
+    let device = ID(name: "Bridge/b")
+    func entry(_ n: UInt16) -> StateChange {
+      .conntrack(
+        ConntrackKey(
+          tuple: FlowTuple(
+            source: Packets.IPv4Address(10, 0, 0, 1), destination: Packets.IPv4Address(10, 0, 0, 2),
+            ipProtocol: 6, sourcePort: n, destinationPort: 80), device: device))
+    }
+    #expect(log.load(port).isEmpty)
+    log.append(FlowStateMessage.encode([entry(1), entry(2)]), port: port)
+    log.append(FlowStateMessage.encode([entry(3)]), port: port)
+    #expect(log.load(port) == [entry(1), entry(2), entry(3)])
+    // A write cut short by a crash: a length that promises more than the file holds.
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log.path(port)))
+    try handle.seekToEnd()
+    try handle.write(contentsOf: Data([0, 0, 1, 0, 0x4D, 0x46]))
+    try handle.close()
+    #expect(log.load(port) == [entry(1), entry(2), entry(3)])
+    // Past the size cap the log starts afresh.
+    let small = FlowStateLog(directory: directory, maximumBytes: 64, logger: Logger(label: "t"))
+    small.append(FlowStateMessage.encode([entry(4)]), port: port)
+    #expect(small.load(port) == [entry(4)])
   }
 }

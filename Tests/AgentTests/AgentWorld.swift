@@ -128,6 +128,7 @@ final class AgentWorld: @unchecked Sendable {
         agent.host, "--host-id-file", directory + "/\(agent.host).id", "--tunnel-port",
         "\(agent.tunnelPort)", "--control-address", "127.0.0.1:\(agent.controlPort)",
         "--session-timeout", "\(sessionTimeout)", "--log-level", "info",
+        "--flow-state-directory", directory + "/\(agent.host)-flow-state",
       ] + agentArguments, output: agent.log)
   }
 

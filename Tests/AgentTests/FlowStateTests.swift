@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import MidgeTestSupport
 import Testing
 import TopologyFile
@@ -38,5 +39,37 @@ struct FlowStateTests {
     let metrics = try world.controlGet(1, "/metrics")
     #expect(
       !metrics.contains("midge_agent_flow_state_received_total 0\n"), "host-2 got no flow state")
+  }
+
+  @Test("a restarted agent takes its connections' state back from the local flow-state log")
+  func logSurvivesRestart() async throws {
+    let world = try AgentWorld(zookeeper: try await ZooKeeperServer.shared())
+    defer { world.cleanUp() }
+    try await world.start()
+    // vm-a1's traffic (host-1) is tracked; vm-b2 (host-1) may only answer.
+    let a1 = "{name: vm-a1, host: host-1, interface: \(world.vms["vm-a1"]!.interface)}"
+    let stateful = world.topologyYAML().replacingOccurrences(
+      of: a1, with: String(a1.dropLast()) + ", inboundFilter: track}"
+    ).replacingOccurrences(
+      of: "chains:\n",
+      with: "chains:\n  - name: track\n    rules:\n      - {action: accept, forwardFlow: true}\n")
+    try await world.withStore { store in
+      _ = try await store.apply(try TopologyFile.parse(stateful), prune: true)
+    }
+    #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.2.3"))
+    func conntrack() -> Int {
+      let topology = (try? world.controlGet(0, "/topology")) ?? ""
+      guard let range = topology.range(of: "\"conntrackEntries\" : ") else { return -1 }
+      return Int(topology[range.upperBound...].prefix { $0.isNumber }) ?? -1
+    }
+    let before = conntrack()
+    #expect(before > 0, "no conntrack entry after the ping")
+
+    world.agents[0].child?.signal(SIGKILL)
+    _ = await world.agents[0].child?.wait(timeout: .seconds(5))
+    try world.startAgent(0)
+    try await world.waitReady(0)
+    let restored = await eventually(timeout: .seconds(5)) { conntrack() >= before }
+    #expect(restored, "after the restart the agent knows \(conntrack()) of \(before) entries")
   }
 }

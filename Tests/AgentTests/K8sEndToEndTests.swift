@@ -121,6 +121,7 @@ final class K8sWorld: @unchecked Sendable {
           "node-\(index + 1)", "--host-id-file", directory + "/node-\(index + 1).id",
           "--tunnel-port", "\(agents[index].tunnelPort)", "--control-address",
           "127.0.0.1:\(agents[index].controlPort)", "--log-level", "info",
+          "--flow-state-directory", directory + "/node-\(index + 1)-flow-state",
         ], output: directory + "/agent-\(index + 1).log")
     }
     for index in agents.indices {

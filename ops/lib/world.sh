@@ -60,6 +60,7 @@ world_remove_vms() {
 world_start_agent() { # host tunnel-port control-port zk
   "$BIN/midge-agent" --zk "$4" --host-name "$1" --host-id-file "$WORK/$1.id" \
     --tunnel-port "$2" --control-address "127.0.0.1:$3" --session-timeout 2 \
+    --flow-state-directory "$WORK/$1-flow-state" \
     >>"$WORK/$1.log" 2>&1 &
   AGENT_PID[$1]=$!
 }
