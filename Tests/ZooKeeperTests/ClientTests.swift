@@ -142,7 +142,7 @@ struct ClientTests {
     for await event in events {
       seen.append(event)
       if case .connected = event { break }
-      if seen.count > 10 { break }
+      if seen.count > 100 { break }
     }
     #expect(seen.contains(.expired(sessionID: oldSession)))
     guard case .connected(let newSession)? = seen.last else {
