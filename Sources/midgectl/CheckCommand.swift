@@ -15,7 +15,9 @@ struct Check: AsyncParsableCommand {
   @OptionGroup var cluster: ClusterOptions
 
   func run() async throws {
-    let problems = try await cluster.withStore { store in try await Self.problems(store) }
+    let problems = try await cluster.withStore(readOnly: true) { store in
+      try await Self.problems(store)
+    }
     if problems.isEmpty {
       print("no orphaned state")
       return

@@ -18,7 +18,10 @@ struct ClusterOptions: ParsableArguments {
   var timeout: Int = 10
 
   /// Connects, runs `body` with the store, and closes the session whatever happens.
-  func withStore<R>(_ body: (NSDBStore) async throws -> R) async throws -> R {
+  /// `readOnly` skips creating the NSDB layout, so a read (`check`) never writes.
+  func withStore<R>(readOnly: Bool = false, _ body: (NSDBStore) async throws -> R) async throws
+    -> R
+  {
     var logger = Logger(label: "midgectl")
     logger.logLevel = .warning
     let client: ZooKeeperClient
@@ -30,7 +33,7 @@ struct ClusterOptions: ParsableArguments {
     }
     let store = NSDBStore(client: client, root: root, logger: logger)
     do {
-      try await store.setUp()
+      if !readOnly { try await store.setUp() }
       let result = try await body(store)
       await client.close()
       return result
