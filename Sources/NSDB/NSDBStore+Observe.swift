@@ -40,6 +40,7 @@ extension NSDBStore {
         if tracker.delivered(id) { continuation.yield(.ready) }
       }
       var followed: [ID: Task<Void, Never>] = [:]
+      let finished = FinishedFollowers()
       defer { for task in followed.values { task.cancel() } }
       /// What the first, bulk read delivered: a follower's first value equal
       /// to it is not delivered twice.
@@ -53,27 +54,41 @@ extension NSDBStore {
             initial = try await bulkRead(T.self, ids, into: continuation)
             continuation.yield(.ready)
           }
-          for (id, task) in followed where task.isCancelled { followed.removeValue(forKey: id) }
+          // Followers that ended (their object was deleted) make room for a new one, so
+          // an object re-created under the same id is followed again.
+          for id in finished.take() { followed.removeValue(forKey: id) }
           for id in ids where followed[id] == nil {
             let known = initial.removeValue(forKey: id)
             followed[id] = Task {
+              defer { finished.insert(id) }
               var seen = known
-              do {
-                for try await update in self.observe(T.self, id) {
-                  switch update {
-                  case .value(let value):
-                    if value != seen { continuation.yield(.updated(value)) }
-                    seen = nil
-                  case .deleted: continuation.yield(.deleted(id))
+              var present = known != nil
+              // An object deleted and re-created between two listings: after `.deleted`
+              // observe it again, and end only once it is really absent.
+              for _ in 0..<64 {
+                do {
+                  for try await update in self.observe(T.self, id) {
+                    switch update {
+                    case .value(let value):
+                      if value != seen { continuation.yield(.updated(value)) }
+                      seen = nil
+                      present = true
+                    case .deleted:
+                      continuation.yield(.deleted(id))
+                      present = false
+                    }
+                    delivered(id)
                   }
-                  delivered(id)
+                } catch let error as NSDBError where error.code == .notFound {
+                  if present { continuation.yield(.deleted(id)) }
+                  return
+                } catch let error as NSDBError {
+                  continuation.yield(.failed(id, error))
+                  return
+                } catch {
+                  return
                 }
-              } catch let error as NSDBError where error.code == .notFound {
-                if known != nil { continuation.yield(.deleted(id)) }
-              } catch let error as NSDBError {
-                continuation.yield(.failed(id, error))
-              } catch {
-                return
+                if Task.isCancelled { return }
               }
             }
           }
@@ -150,6 +165,20 @@ final class ReadyTracker: Sendable {
       guard var ids = pending, ids.remove(id) != nil else { return false }
       pending = ids
       return ids.isEmpty
+    }
+  }
+}
+
+/// The ids whose followers ended, collected for the listing loop.
+final class FinishedFollowers: Sendable {
+  private let ids = Mutex<Set<ID>>([])
+
+  func insert(_ id: ID) { _ = ids.withLock { $0.insert(id) } }
+
+  func take() -> Set<ID> {
+    ids.withLock { ids in
+      defer { ids.removeAll() }
+      return ids
     }
   }
 }

@@ -113,9 +113,14 @@ struct AgentEndToEndTests {
     let world = try AgentWorld(zookeeper: try await ZooKeeperServer.shared())
     defer { world.cleanUp() }
     try await world.start()
-    #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.1.3"))
     let peerTunnel = "to=127.0.0.1:\(world.agents[1].tunnelPort)"
-    #expect(try world.controlGet(0, "/flows").contains(peerTunnel))
+    // A flow towards the peer exists right after a ping (a MAC learned meanwhile may
+    // replace it, hence the retries).
+    let tunnelling = await eventually(timeout: .seconds(10), every: .milliseconds(100)) {
+      world.ping(from: "vm-a1", to: "10.61.1.3", count: 1)
+        && ((try? world.controlGet(0, "/flows"))?.contains(peerTunnel) ?? false)
+    }
+    #expect(tunnelling, "agent 1 never tunnelled to agent 2")
 
     let killedAt = ContinuousClock.now
     world.agents[1].child?.signal(SIGKILL)
