@@ -124,20 +124,27 @@ extension Agent {
   }
 
   func writableMACTable(_ bridge: ID) -> MACTable {
-    if let table = writableMACTables[bridge] { return table }
-    let table = MACTable.macTable(
-      client: client!, paths: store!.paths, bridge: bridge, logger: logger)
-    table.reassertOnNewSession()
-    writableMACTables[bridge] = table
-    return table
+    cached(&writableMACTables, bridge) {
+      MACTable.macTable(client: client!, paths: store!.paths, bridge: bridge, logger: logger)
+    }
   }
 
   func writableARPTable(_ router: ID) -> ARPTable {
-    if let table = writableARPTables[router] { return table }
-    let table = ARPTable.arpTable(
-      client: client!, paths: store!.paths, router: router, logger: logger)
+    cached(&writableARPTables, router) {
+      ARPTable.arpTable(client: client!, paths: store!.paths, router: router, logger: logger)
+    }
+  }
+
+  /// The table this agent writes for `device`, made once and kept, so that what it learned
+  /// is re-asserted after a session expiry.
+  private func cached<Key, Value>(
+    _ tables: inout [ID: TypedStateTable<Key, Value>], _ device: ID,
+    _ make: () -> TypedStateTable<Key, Value>
+  ) -> TypedStateTable<Key, Value> {
+    if let table = tables[device] { return table }
+    let table = make()
     table.reassertOnNewSession()
-    writableARPTables[router] = table
+    tables[device] = table
     return table
   }
 
