@@ -53,6 +53,34 @@ let benchmarks: @Sendable () -> Void = {
         position = position + 1 == keys.count ? 0 : position + 1
       }
     }
+    // As the packet loop looks up: a receive batch of 32 keys at a time.
+    Benchmark(
+      "FlowTable hit lookup (batches of 32 keys), \(flowCount) flows", configuration: lookups
+    ) { benchmark in
+      var (table, matches) = populated(flowCount)
+      let keys = matches.map(FlowKey.init)
+      let batch = 32
+      let bytes = [Int](repeating: 64, count: batch)
+      var results = [FlowTable.ActionSetID](repeating: .miss, count: batch)
+      var position = 0
+      benchmark.startMeasurement()
+      var remaining = benchmark.scaledIterations.count
+      while remaining > 0 {
+        let count = min(batch, remaining, keys.count - position)
+        keys.withUnsafeBufferPointer { all in
+          bytes.withUnsafeBufferPointer { bytes in
+            results.withUnsafeMutableBufferPointer { results in
+              table.lookupBatch(
+                UnsafeBufferPointer(rebasing: all[position..<position + count]),
+                bytes: bytes, now: 1, into: results)
+            }
+          }
+        }
+        blackHole(results[count - 1])
+        remaining -= count
+        position = position + count == keys.count ? 0 : position + count
+      }
+    }
     Benchmark("FlowTable hit lookup (match → key), \(flowCount) flows", configuration: lookups) {
       benchmark in
       var (table, matches) = populated(flowCount)

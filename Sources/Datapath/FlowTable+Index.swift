@@ -9,14 +9,14 @@ extension FlowTable {
     let fingerprint = key.hash & FlowTable.fingerprintMask
     let mask = self.mask
     return index.withUnsafeBufferPointer { cells in
-      keys.withUnsafeBufferPointer { keys in
+      hot.withUnsafeBufferPointer { records in
         var position = Int(truncatingIfNeeded: key.hash) & mask
         while true {
           let cell = cells[position]
           if cell == 0 { return nil }
           if cell & FlowTable.fingerprintMask == fingerprint {
             let slot = Int(truncatingIfNeeded: cell & 0xFFFF_FFFF) &- 1
-            if keys[slot] == key { return slot }
+            if records[slot].key == key { return slot }
           }
           position = (position &+ 1) & mask
         }
@@ -47,7 +47,7 @@ extension FlowTable {
     var next = (hole + 1) & mask
     while index[next] != 0 {
       let movedSlot = Int(truncatingIfNeeded: index[next] & 0xFFFF_FFFF) - 1
-      let home = Int(truncatingIfNeeded: keys[movedSlot].hash) & mask
+      let home = Int(truncatingIfNeeded: hot[movedSlot].key.hash) & mask
       if (next - home) & mask >= (next - hole) & mask {
         index[hole] = index[next]
         hole = next
@@ -63,7 +63,7 @@ extension FlowTable {
     mask = index.count - 1
     for cell in old where cell != 0 {
       let slot = Int(truncatingIfNeeded: cell & 0xFFFF_FFFF) - 1
-      place(hash: keys[slot].hash, slot: slot)
+      place(hash: hot[slot].key.hash, slot: slot)
     }
   }
 }

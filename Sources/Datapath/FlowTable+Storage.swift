@@ -1,15 +1,18 @@
 /// The per-slot records and the slot lifecycle (insert, remove, hit).
 extension FlowTable {
-  /// What a hit reads and writes, kept small and together.
+  /// What a hit reads and writes, kept small and together: the key a probe compares,
+  /// the counters a hit bumps and the id of the flow's interned actions. Plain words
+  /// only, so touching a record costs no reference counting.
   @usableFromInline
   struct HotRecord: Sendable {
-    @usableFromInline var actions: [FlowAction]
+    @usableFromInline var key: FlowKey
     @usableFromInline var packets: UInt64
     @usableFromInline var bytes: UInt64
     @usableFromInline var lastUsed: UInt64
     /// The table's use counter when the flow was last installed or hit: the recency
     /// order, without ties.
     @usableFromInline var recency: UInt64
+    @usableFromInline var actionSet: UInt32
   }
 
   /// What only the writer reads.
@@ -24,9 +27,9 @@ extension FlowTable {
     var live: Bool
   }
 
-  /// Counts a hit on `slot` and returns its actions.
-  @usableFromInline
-  mutating func hit(_ slot: Int, bytes: Int, now: UInt64) -> [FlowAction] {
+  /// Counts a hit on `slot` and returns its action set.
+  @inlinable @inline(__always)
+  mutating func hit(_ slot: Int, bytes: Int, now: UInt64) -> UInt32 {
     useCounter &+= 1
     let recency = useCounter
     return hot.withUnsafeMutableBufferPointer { records in
@@ -34,7 +37,7 @@ extension FlowTable {
       records[slot].bytes &+= UInt64(truncatingIfNeeded: bytes)
       records[slot].lastUsed = now
       records[slot].recency = recency
-      return records[slot].actions
+      return records[slot].actionSet
     }
   }
 
@@ -45,11 +48,11 @@ extension FlowTable {
     stored.tags = unique
     useCounter &+= 1
     let record = HotRecord(
-      actions: entry.actions, packets: 0, bytes: 0, lastUsed: now, recency: useCounter)
+      key: key, packets: 0, bytes: 0, lastUsed: now, recency: useCounter,
+      actionSet: actionPool.intern(entry.actions))
     let slot: Int
     if let free = freeSlots.popLast() {
       slot = Int(free)
-      keys[slot] = key
       hot[slot] = record
       cold[slot].entry = stored
       cold[slot].installedAt = now
@@ -57,8 +60,7 @@ extension FlowTable {
       cold[slot].hardTimeout = entry.hardTimeout?.clampedNanoseconds ?? 0
       cold[slot].live = true
     } else {
-      slot = keys.count
-      keys.append(key)
+      slot = hot.count
       hot.append(record)
       cold.append(
         ColdRecord(
@@ -76,15 +78,15 @@ extension FlowTable {
 
   mutating func removeSlot(_ slot: Int, reason: RemovedFlow.Reason) -> RemovedFlow {
     let removed = RemovedFlow(snapshot: snapshot(ofSlot: slot), reason: reason)
-    removeIndex(hash: keys[slot].hash, slot: slot)
+    removeIndex(hash: hot[slot].key.hash, slot: slot)
     for tag in cold[slot].entry.tags {
       dropTagReference(tag)
     }
+    actionPool.release(hot[slot].actionSet)
     cold[slot].generation &+= 1
     cold[slot].live = false
     cold[slot].entry.actions = []
     cold[slot].entry.tags = []
-    hot[slot].actions = []
     freeSlots.append(UInt32(slot))
     count -= 1
     return removed

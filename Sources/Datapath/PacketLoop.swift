@@ -21,7 +21,8 @@ import Synchronization
 //   3. Read the clock once. For each frame: read the virtio_net_hdr; complete a partial
 //      checksum in software unless the frame is a GSO super-packet (those keep their
 //      offload and pass it on, so the kernel segments them on the way out); parse; pack
-//      the match into a `FlowKey`; look it up. A hit runs the actions through
+//      the match into a `FlowKey`. Then look the batch's keys up in one batched probe
+//      (PacketLoop+FastPath.swift) and, in arrival order: a hit runs the actions through
 //      `ActionExecutor` into the transmit queue. A miss parks the frame under its key;
 //      the first miss of a key also calls the miss handler, so later packets of the
 //      same flow wait for that simulation instead of starting another.
@@ -98,6 +99,7 @@ final class PacketLoop: @unchecked Sendable {
   var queue: TransmitQueue
   var receiveBatch: MessageBatch
   var parked: [FlowKey: PendingMiss] = [:]
+  var scratch = FastPathScratch()
   var tunnelPorts: [UInt32: UInt32] = [:]
   var nextLinkCheck: UInt64 = 0
   var nextExpiry: UInt64 = 0
@@ -232,72 +234,26 @@ final class PacketLoop: @unchecked Sendable {
   /// Processes `count` received frames.
   private func process(_ count: Int) {
     let now = DatapathClock.now()
-    var hits: UInt64 = 0
-    var misses: UInt64 = 0
-    var dropped: UInt64 = 0
+    var tally = BatchTally()
     let sentBefore = queue.sent
     let failedBefore = queue.failed
-    var accepted: UInt64 = 0
-    for index in 0..<count {
-      let length = receiveBatch.length(index)
-      let base = receiveBatch.buffer(index)
-      switch source {
-      case .port(let port, _):
-        guard length > VirtioNetHeader.size,
-          receiveBatch.packetType(index) != UInt8(PACKET_OUTGOING)
-        else { continue }
-        accepted += 1
-        var offload = VirtioNetHeader(UnsafeRawBufferPointer(start: base, count: 10))
-        let frame = UnsafeMutableRawBufferPointer(
-          start: base + VirtioNetHeader.size, count: length - VirtioNetHeader.size)
-        switch handleFrame(frame, offload: &offload, port: port, now: now) {
-        case .hit: hits += 1
-        case .miss: misses += 1
-        case .drop: dropped += 1
-        }
-      case .tunnel:
-        accepted += 1
-        if !deliverTunnelled(UnsafeRawBufferPointer(start: base, count: length)) {
-          dropped += 1
-        }
+    switch source {
+    case .port(let port, _):
+      processPortFrames(count, port: port, now: now, tally: &tally)
+    case .tunnel:
+      for index in 0..<count {
+        let payload = UnsafeRawBufferPointer(
+          start: receiveBatch.buffer(index), count: receiveBatch.length(index))
+        tally.accepted += 1
+        if !deliverTunnelled(payload) { tally.dropped += 1 }
       }
     }
     queue.flush()
-    counters.received.add(accepted, ordering: .relaxed)
-    counters.hits.add(hits, ordering: .relaxed)
-    counters.misses.add(misses, ordering: .relaxed)
+    counters.received.add(tally.accepted, ordering: .relaxed)
+    counters.hits.add(tally.hits, ordering: .relaxed)
+    counters.misses.add(tally.misses, ordering: .relaxed)
     counters.transmitted.add(queue.sent &- sentBefore, ordering: .relaxed)
-    counters.dropped.add(dropped &+ (queue.failed &- failedBefore), ordering: .relaxed)
-  }
-
-  enum FrameResult {
-    case hit
-    case miss
-    case drop
-  }
-
-  /// The per-frame fast path of a port loop.
-  @inline(__always)
-  private func handleFrame(
-    _ frame: UnsafeMutableRawBufferPointer, offload: inout VirtioNetHeader, port: UInt32,
-    now: UInt64
-  ) -> FrameResult {
-    if offload.isChecksumPartial && !offload.isGSO {
-      guard offload.completeChecksum(in: frame) else { return .drop }
-    }
-    guard var packet = try? PacketParser.parse(UnsafeRawBufferPointer(frame)) else {
-      return .drop
-    }
-    let match = FlowMatch(packet, ingressPort: port)
-    let key = FlowKey(match)
-    guard let actions = table.lookup(key, bytes: frame.count, now: now) else {
-      park(key: key, match: match, frame: UnsafeRawBufferPointer(frame), offload: offload, now: now)
-      return .miss
-    }
-    let outcome = ActionExecutor.execute(
-      actions, packet: &packet, frame: frame, offload: offload, output: &queue)
-    if case .completed = outcome { return .hit }
-    return .drop
+    counters.dropped.add(tally.dropped &+ (queue.failed &- failedBefore), ordering: .relaxed)
   }
 
   /// Decapsulates a tunnel datagram and sends the inner frame to the key's port.

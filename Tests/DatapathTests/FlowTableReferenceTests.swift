@@ -123,6 +123,27 @@ struct FlowTableReferenceTests {
         let bytes = Int(random.next() % 1_500)
         let got = table.lookup(match, bytes: bytes, now: now)
         #expect(got == reference.lookup(match, bytes: bytes, now: now), "lookup at step \(step)")
+      case 6 where step % 2 == 0:
+        // A batch of up to 64 keys, repeats and misses included, against one reference
+        // lookup per key in the same order.
+        let batch = (0..<Int(random.next() % 64) + 1).map { _ in
+          pool[Int(random.next() % UInt64(pool.count))]
+        }
+        let keys = batch.map(FlowKey.init)
+        let lengths = batch.map { _ in Int(random.next() % 1_500) }
+        var results = [FlowTable.ActionSetID](repeating: .miss, count: batch.count)
+        keys.withUnsafeBufferPointer { keys in
+          lengths.withUnsafeBufferPointer { lengths in
+            results.withUnsafeMutableBufferPointer { results in
+              table.lookupBatch(keys, bytes: lengths, now: now, into: results)
+            }
+          }
+        }
+        for (position, match) in batch.enumerated() {
+          let expected = reference.lookup(match, bytes: lengths[position], now: now)
+          let got = results[position].isMiss ? nil : table.actions(results[position])
+          #expect(got == expected, "batched lookup \(position) at step \(step)")
+        }
       case 6:
         #expect(table.remove(match) == reference.remove(match), "remove at step \(step)")
       case 7:
