@@ -34,7 +34,7 @@ struct CompiledChain: Sendable {
   var rules: [CompiledRule]
   /// Rules, port groups and address groups the chain refers to that are not
   /// loaded: evaluating the chain gives `.notYet` for them.
-  var missing: [ID]
+  var missing: [ObjectRef]
   /// Whether any rule looks at the connection direction, so evaluating the
   /// chain needs (and starts) connection tracking.
   var usesConntrack: Bool
@@ -64,7 +64,7 @@ struct CompiledRoute: Sendable {
 /// ECMP by flow hash is deterministic everywhere).
 struct CompiledRoutes: Sendable {
   var routes: [CompiledRoute]
-  var missing: [ID]
+  var missing: [ObjectRef]
 }
 
 /// A router port's L3 identity, converted once.
@@ -81,7 +81,7 @@ struct PortL3: Sendable {
 /// that is not loaded.
 struct DevicePorts: Sendable {
   var ports: [ID]
-  var missing: [ID]
+  var missing: [ObjectRef]
 }
 
 /// Lookup structures derived from a `TopologySnapshot`, built once per view.
@@ -111,7 +111,7 @@ final class CompiledTopology: Sendable {
       var compiled = CompiledChain(rules: [], missing: [], usesConntrack: false)
       for ruleId in chain.ruleIds {
         guard let rule = topology.rules[ruleId] else {
-          compiled.missing.append(ruleId)
+          compiled.missing.append(ObjectRef(.rule, ruleId))
           continue
         }
         let condition = rule.condition
@@ -120,10 +120,10 @@ final class CompiledTopology: Sendable {
         }
         for group in [condition.ipAddrGroupIdSrc, condition.ipAddrGroupIdDst].compactMap({ $0 })
         where topology.ipAddrGroups[group] == nil {
-          compiled.missing.append(group)
+          compiled.missing.append(ObjectRef(.ipAddrGroup, group))
         }
         if let group = condition.portGroupId, topology.portGroups[group] == nil {
-          compiled.missing.append(group)
+          compiled.missing.append(ObjectRef(.portGroup, group))
         }
         compiled.rules.append(CompiledRule(rule))
       }
@@ -135,7 +135,7 @@ final class CompiledTopology: Sendable {
     for (id, router) in topology.routers {
       var table = CompiledRoutes(routes: [], missing: [])
       for routeId in router.routeIds where topology.routes[routeId] == nil {
-        table.missing.append(routeId)
+        table.missing.append(ObjectRef(.route, routeId))
       }
       routes[id] = table
     }
@@ -165,7 +165,7 @@ final class CompiledTopology: Sendable {
       let sorted = ids.sorted()
       devicePorts[device] = DevicePorts(
         ports: sorted.filter { topology.ports[$0] != nil },
-        missing: sorted.filter { topology.ports[$0] == nil })
+        missing: sorted.filter { topology.ports[$0] == nil }.map { ObjectRef(.port, $0) })
     }
     self.devicePorts = devicePorts
 

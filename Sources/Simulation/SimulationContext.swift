@@ -7,7 +7,7 @@ enum Outcome {
   case drop(DropReason)
   case consumed
   case awaitingARP(router: ID, ip: Packets.IPv4Address)
-  case notYet([ID])
+  case notYet([ObjectRef])
 
   /// Combines the outcomes of the branches of a flood: a missing object
   /// anywhere means simulate again; a loop anywhere drops the whole packet

@@ -17,7 +17,7 @@ public enum Verdict: Hashable, Sendable, CustomStringConvertible {
   case awaitingARP(router: ID, ip: Packets.IPv4Address)
   /// These topology objects are not in the view yet. Park the packet, load
   /// them, and simulate again (MidoNet's `NotYetException`).
-  case notYet([ID])
+  case notYet([ObjectRef])
 
   public var description: String {
     switch self {

@@ -28,7 +28,7 @@ extension Simulator {
     if let stop = countDevice(&context) { return stop }
     guard let bridge = view.topology.bridges[id] else {
       context.note(.bridge, id, "not loaded")
-      return .notYet([id])
+      return .notYet([ObjectRef(.bridge, id)])
     }
     context.tag(.device(id))
     guard bridge.adminStateUp else {
@@ -81,7 +81,7 @@ extension Simulator {
           context.note(.bridge, id, "\(destination) is behind the ingress port: drop")
           return .drop(.hairpin(bridge: id, port: out))
         }
-        guard let outPort = view.topology.ports[out] else { return .notYet([out]) }
+        guard let outPort = view.topology.ports[out] else { return .notYet([ObjectRef(.port, out)]) }
         context.note(.bridge, id, "\(destination) is on port \(out)")
         return bridgeEgress(bridge, outPort, vlan: vlan, view, &context)
       }

@@ -14,7 +14,7 @@ enum ChainVerdict {
   case accept
   case drop(chain: ID, rule: ID)
   case reject(chain: ID, rule: ID)
-  case notYet([ID])
+  case notYet([ObjectRef])
   case tooDeep(chain: ID)
   case natExhausted(chain: ID, rule: ID)
 }
@@ -62,7 +62,7 @@ extension Simulator {
     }
     guard let chain = view.compiled.chains[chainId] else {
       context.note(.chain, chainId, "not loaded")
-      return .notYet([chainId])
+      return .notYet([ObjectRef(.chain, chainId)])
     }
     guard chain.missing.isEmpty else {
       context.note(.chain, chainId, "refers to objects not loaded")

@@ -13,7 +13,7 @@ extension Simulator {
   func enterPort(_ id: ID, _ view: SimulationView, _ context: inout SimulationContext) -> Outcome {
     guard let port = view.topology.ports[id] else {
       context.note(.port, id, "not loaded")
-      return .notYet([id])
+      return .notYet([ObjectRef(.port, id)])
     }
     context.tag(.port(id))
     if context.ingressDevice == nil { context.ingressDevice = port.device.id }

@@ -31,7 +31,7 @@ extension Simulator {
     if let stop = countDevice(&context) { return stop }
     guard let router = view.topology.routers[id] else {
       context.note(.router, id, "not loaded")
-      return .notYet([id])
+      return .notYet([ObjectRef(.router, id)])
     }
     context.tag(.device(id))
     guard router.adminStateUp else {
@@ -107,7 +107,7 @@ extension Simulator {
     }
     context.match.networkTTL = ttl - 1
 
-    guard let outPort = view.topology.ports[outId] else { return .notYet([outId]) }
+    guard let outPort = view.topology.ports[outId] else { return .notYet([ObjectRef(.port, outId)]) }
     let point = ChainPoint(device: id, inPort: port.id, outPort: outId)
     if let chain = router.forwardFilterId {
       if let stop = filter(chain, at: point, view, &context) { return stop }
@@ -147,7 +147,7 @@ extension Simulator {
   enum RouteLookup {
     case none
     case some(CompiledRoute)
-    case notYet([ID])
+    case notYet([ObjectRef])
   }
 
   /// Longest-prefix match with source prefixes, weights and ECMP.
@@ -167,7 +167,9 @@ extension Simulator {
       case .some(false):
         continue
       case .none:
-        return .notYet([routes[index].port ?? routes[index].id])
+        return .notYet([
+          routes[index].port.map { ObjectRef(.port, $0) } ?? ObjectRef(.route, routes[index].id)
+        ])
       }
       break
     }

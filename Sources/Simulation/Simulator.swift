@@ -115,7 +115,7 @@ public struct Simulator: Sendable {
       return SimulationResult(verdict: .drop(.malformed), time: now)
     }
     guard let port = view.topology.ports[generated.egressPort] else {
-      return SimulationResult(verdict: .notYet([generated.egressPort]), time: now)
+      return SimulationResult(verdict: .notYet([ObjectRef(.port, generated.egressPort)]), time: now)
     }
     if let peer = port.peerId {
       return simulate(packet, ingress: peer, view: view, now: now, trace: trace)

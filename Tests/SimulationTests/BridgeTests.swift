@@ -171,11 +171,11 @@ struct BridgeTests {
     let unknownPort = ID(name: "unknown-port")
     #expect(
       simulator.simulate(packet, ingress: unknownPort, view: net.view).verdict
-        == .notYet([unknownPort]))
+        == .notYet([ObjectRef(.port, unknownPort)]))
 
     net.topology.remove(Bridge.self, id: bridge)
     let result = simulator.simulate(packet, ingress: ports[0], view: net.view)
-    #expect(result.verdict == .notYet([bridge]))
+    #expect(result.verdict == .notYet([ObjectRef(.bridge, bridge)]))
     #expect(result.stateChanges.isEmpty)
     #expect(result.actions.isEmpty)
     #expect(!result.installsFlow)

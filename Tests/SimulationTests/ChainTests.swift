@@ -143,7 +143,7 @@ struct ChainTests {
     let (net, vm1, _) = bridged(vm1Inbound: [(.any, .jump(chainId: ID(name: "elsewhere")))])
     let result = simulator.simulate(
       Frame.udp(from: vmMAC1, to: vmMAC2, "10.0.0.1", "10.0.0.2"), ingress: vm1, view: net.view)
-    #expect(result.verdict == .notYet([ID(name: "elsewhere")]))
+    #expect(result.verdict == .notYet([ObjectRef(.chain, ID(name: "elsewhere"))]))
   }
 
   @Test("REJECT answers TCP with a RST and UDP with ICMP administratively prohibited")
@@ -194,6 +194,6 @@ struct ChainTests {
     let parked = simulator.simulate(
       Frame.udp(from: vmMAC1, to: vmMAC2, "10.0.0.1", "10.0.0.2"), ingress: vm1,
       view: withoutGroup.view)
-    #expect(parked.verdict == .notYet([addresses]))
+    #expect(parked.verdict == .notYet([ObjectRef(.ipAddrGroup, addresses)]))
   }
 }
