@@ -166,6 +166,9 @@ extension Binding {
         left: .required(\Rule.chainId, "chainId"), right: .list(\Chain.ruleIds, "ruleIds"),
         onDeleteLeft: .clear, onDeleteRight: .cascade),
       Binding(
+        left: .portCandidates, right: .list(\Host.candidatePortIds, "candidatePortIds"),
+        onDeleteLeft: .clear, onDeleteRight: .clear),
+      Binding(
         left: .list(\Host.tunnelZoneIds, "tunnelZoneIds"), right: .tunnelZoneHosts,
         onDeleteLeft: .clear, onDeleteRight: .clear),
       Binding(
@@ -205,6 +208,31 @@ extension Binding {
 }
 
 extension RefField {
+  /// `Port.candidates`, seen as the list of their hosts. A candidate carries an interface
+  /// and a priority only the port can give, so the host side cannot add one: adding a
+  /// host already listed is a no-op, any other is refused. Removing a host (it was
+  /// deleted) drops its candidate entry.
+  static var portCandidates: RefField {
+    RefField(
+      type: .port, name: "Port.candidates",
+      get: { ($0 as? Port)?.candidates.map(\.hostId) ?? [] },
+      add: { (object, id) throws(NSDBError) in
+        guard let port = object as? Port else { return object }
+        guard port.candidate(for: id) != nil else {
+          throw NSDBError(
+            .referenceConflict,
+            "Port.candidates of port \(port.id) does not list host \(id); candidates are set on the port"
+          )
+        }
+        return port
+      },
+      remove: { object, id in
+        guard var port = object as? Port else { return object }
+        port.candidates.removeAll { $0.hostId == id }
+        return port
+      })
+  }
+
   /// `TunnelZone.hostIds`, whose removal also drops the host's endpoint.
   static var tunnelZoneHosts: RefField {
     let list = RefField.list(\TunnelZone.hostIds, "hostIds")

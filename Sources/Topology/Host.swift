@@ -12,11 +12,18 @@ public struct Host: ModelObject {
   public var portIds: [ID]
   /// Tunnel zones this host is a member of (binding: `TunnelZone.hostIds`).
   public var tunnelZoneIds: [ID]
+  /// Ports that list this host among their `candidates` (binding: `Port.candidates`), so
+  /// that an agent finds the ports it may have to serve without reading every port.
+  public var candidatePortIds: [ID]
 
-  public init(id: ID, name: String, portIds: [ID] = [], tunnelZoneIds: [ID] = []) {
+  public init(
+    id: ID, name: String, portIds: [ID] = [], tunnelZoneIds: [ID] = [],
+    candidatePortIds: [ID] = []
+  ) {
     self.id = id
     self.name = name
     self.portIds = portIds
     self.tunnelZoneIds = tunnelZoneIds
+    self.candidatePortIds = candidatePortIds
   }
 }

@@ -91,6 +91,9 @@ private struct Validator {
     refs("tunnelZoneIds", host.tunnelZoneIds, TunnelZone.self, back: "hostIds") {
       $0.hostIds.contains(host.id)
     }
+    refs("candidatePortIds", host.candidatePortIds, Port.self, back: "candidates") {
+      $0.candidate(for: host.id) != nil
+    }
   }
 
   private mutating func checkTunnelZone(_ zone: TunnelZone) {
@@ -151,7 +154,13 @@ private struct Validator {
         report(.invalidField, "candidates", "name a host twice")
       }
       for candidate in port.candidates {
-        if topology.hosts[candidate.hostId] == nil {
+        if let host = topology.hosts[candidate.hostId] {
+          if !host.candidatePortIds.contains(port.id) {
+            report(
+              .missingBackReference, "candidates",
+              "name host \(candidate.hostId), whose candidatePortIds does not list the port")
+          }
+        } else {
           report(
             .danglingReference, "candidates", "name host \(candidate.hostId), which does not exist")
         }

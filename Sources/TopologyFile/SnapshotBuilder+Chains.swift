@@ -203,6 +203,9 @@ extension SnapshotBuilder {
       case .router(let router): snapshot.routers[router]?.portIds.append(id)
       }
       if let host = port.hostId { snapshot.hosts[host]?.portIds.append(id) }
+      for candidate in port.candidates {
+        snapshot.hosts[candidate.hostId]?.candidatePortIds.append(id)
+      }
       for group in port.portGroupIds { snapshot.portGroups[group]?.portIds.append(id) }
     }
     for route in snapshot.routes.values.sorted(by: { $0.id < $1.id }) {

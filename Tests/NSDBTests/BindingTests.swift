@@ -56,6 +56,44 @@ struct BindingTests {
     await f.close()
   }
 
+  @Test("Port.candidates ↔ Host.candidatePortIds: kept by the NSDB, CLEAR both ways")
+  func candidateHosts() async throws {
+    let f = try await NSDBFixture.make("bind-candidates")
+    let store = f.store
+    let (a, b) = (ID.named("host-a"), ID.named("host-b"))
+    try await store.create(Host(id: a, name: "a"))
+    try await store.create(Host(id: b, name: "b"))
+    try await store.create(Bridge(id: bridge, name: "b"))
+    let uplink = ID.named("uplink")
+    var port = Port(id: uplink, device: .bridge(bridge))
+    port.candidates = [
+      PortCandidate(hostId: a, interfaceName: "eth1", priority: 2),
+      PortCandidate(hostId: b, interfaceName: "eth1"),
+    ]
+    try await store.create(port)
+    #expect(try await store.get(Host.self, a).candidatePortIds == [uplink])
+    #expect(try await store.get(Host.self, b).candidatePortIds == [uplink])
+
+    // A host cannot make itself a candidate: the interface is the port's to say.
+    let plain = ID.named("plain")
+    try await store.create(Port(id: plain, device: .bridge(bridge)))
+    do {
+      var other = try await store.get(Host.self, b)
+      other.candidatePortIds.append(plain)
+      try await store.update(other)
+      Issue.record("a host named a port that does not list it")
+    } catch let error as NSDBError {
+      #expect(error.code == .referenceConflict)
+    }
+    #expect(try await store.get(Port.self, plain).candidates.isEmpty)
+
+    try await store.delete(Host.self, b)
+    #expect(try await store.get(Port.self, uplink).candidates.map(\.hostId) == [a])
+    try await store.delete(Port.self, uplink)
+    #expect(try await store.get(Host.self, a).candidatePortIds.isEmpty)
+    await f.close()
+  }
+
   @Test("router ports, routes, peers: CASCADE and CLEAR across several bindings")
   func routerRoutesPeers() async throws {
     let f = try await NSDBFixture.make("bind-router")

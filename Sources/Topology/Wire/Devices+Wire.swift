@@ -5,6 +5,7 @@ extension Host: WireCodable {
     m.name = name
     m.portIds = portIds.map(Wire.uuid)
     m.tunnelZoneIds = tunnelZoneIds.map(Wire.uuid)
+    m.candidatePortIds = candidatePortIds.map(Wire.uuid)
     return try Wire.encode(m)
   }
 
@@ -12,7 +13,8 @@ extension Host: WireCodable {
     let m = try Wire.decode(Midge_Topology_V1_Host.self, wireBytes)
     self.init(
       id: try Wire.requiredID(m.hasID, m.id, "Host.id"), name: m.name,
-      portIds: Wire.ids(m.portIds), tunnelZoneIds: Wire.ids(m.tunnelZoneIds))
+      portIds: Wire.ids(m.portIds), tunnelZoneIds: Wire.ids(m.tunnelZoneIds),
+      candidatePortIds: Wire.ids(m.candidatePortIds))
   }
 }
 

@@ -77,6 +77,9 @@ public nonisolated struct Midge_Topology_V1_Host: Sendable {
 
   public var tunnelZoneIds: [Midge_Topology_V1_UUID] = []
 
+  /// Ports that list this host among their candidates (binding: Port.candidates).
+  public var candidatePortIds: [Midge_Topology_V1_UUID] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1225,7 +1228,7 @@ nonisolated extension Midge_Topology_V1_IPv4Prefix: SwiftProtobuf.Message, Swift
 
 nonisolated extension Midge_Topology_V1_Host: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Host"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{3}port_ids\0\u{3}tunnel_zone_ids\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{3}port_ids\0\u{3}tunnel_zone_ids\0\u{3}candidate_port_ids\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1237,6 +1240,7 @@ nonisolated extension Midge_Topology_V1_Host: SwiftProtobuf.Message, SwiftProtob
       case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.portIds) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.tunnelZoneIds) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.candidatePortIds) }()
       default: break
       }
     }
@@ -1259,6 +1263,9 @@ nonisolated extension Midge_Topology_V1_Host: SwiftProtobuf.Message, SwiftProtob
     if !self.tunnelZoneIds.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.tunnelZoneIds, fieldNumber: 4)
     }
+    if !self.candidatePortIds.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.candidatePortIds, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1267,6 +1274,7 @@ nonisolated extension Midge_Topology_V1_Host: SwiftProtobuf.Message, SwiftProtob
     if lhs.name != rhs.name {return false}
     if lhs.portIds != rhs.portIds {return false}
     if lhs.tunnelZoneIds != rhs.tunnelZoneIds {return false}
+    if lhs.candidatePortIds != rhs.candidatePortIds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
