@@ -67,7 +67,7 @@ extension Agent {
 
     notePhase("datapath")
     tasks.append(Task { await self.run() })
-    observeTopology(store)
+    want(ObjectRef(.host, hostID), pinned: true)
     let sessions = client.sessionEvents()
     tasks.append(
       Task {
@@ -99,10 +99,10 @@ extension Agent {
             "\(startupPhases.map { "\($0.name)=\($0.duration.milliseconds)ms" }.joined(separator: " "))",
         ])
     } else {
-      let missing = Set(ModelType.allCases).subtracting(readyTypes).map(\.rawValue).sorted()
+      let missing = interests.filter { $0.value.pinned && !$0.value.loaded }.keys.sorted()
       logger.info(
-        "agent started before the topology was loaded",
-        metadata: ["agent.missing_types": "\(missing.joined(separator: ","))"])
+        "agent started before the objects it serves were loaded",
+        metadata: ["agent.missing": "\(missing.map(\.description).joined(separator: ","))"])
     }
   }
 
@@ -176,6 +176,8 @@ extension Agent {
     elections = [:]
     for task in watches.values { task.cancel() }
     watches = [:]
+    for interest in interests.values { interest.task.cancel() }
+    interests = [:]
     for task in tasks { task.cancel() }
     tasks = []
     events.finish()
@@ -184,49 +186,6 @@ extension Agent {
     datapath?.stop()
     datapath = nil
     logger.info("agent stopped")
-  }
-
-  /// Observes every model type into the event stream.
-  func observeTopology(_ store: NSDBStore) {
-    follow(Host.self, store)
-    follow(TunnelZone.self, store)
-    follow(Bridge.self, store)
-    follow(Router.self, store)
-    follow(Port.self, store)
-    follow(Route.self, store)
-    follow(Chain.self, store)
-    follow(Rule.self, store)
-    follow(PortGroup.self, store)
-    follow(IPAddrGroup.self, store)
-    follow(Dhcp.self, store)
-  }
-
-  private func follow<T: WireCodable>(_ type: T.Type, _ store: NSDBStore) {
-    let events = events
-    let logger = logger
-    tasks.append(
-      Task {
-        // Observation ends only on cancellation or a ZooKeeper failure it could not ride
-        // out; start it again after a pause in the second case.
-        while !Task.isCancelled {
-          do {
-            for try await event in store.observeAll(T.self) {
-              switch event {
-              case .updated(let object): events.yield(.topology(.upsert(object)))
-              case .deleted(let id): events.yield(.topology(.delete(T.modelType, id)))
-              case .failed(let id, let error):
-                events.yield(.topologyCorrupt(T.modelType, id, "\(error)"))
-              case .ready: events.yield(.topologyReady(T.modelType))
-              }
-            }
-          } catch {
-            logger.info(
-              "topology observation ended; restarting",
-              metadata: ["agent.type": "\(T.modelType.rawValue)", "agent.error": "\(error)"])
-          }
-          try? await Task.sleep(for: .milliseconds(500))
-        }
-      })
   }
 
   /// The event loop; see the design notes in Agent.swift.
@@ -238,18 +197,9 @@ extension Agent {
 
   func handle(_ event: AgentEvent) {
     switch event {
-    case .topology(let change): applyTopology(change)
-    case .topologyReady(let type):
-      readyTypes.insert(type)
-      if readyTypes.count == ModelType.allCases.count {
-        reconcileBindings(force: true)
-        let deferred = deferredWatches
-        deferredWatches = []
-        for key in deferred { watch(key) }
-        for port in snapshot.ports.values where port.candidate(for: hostID) != nil {
-          updateElection(port.id)
-        }
-      }
+    case .topology(.upsert(let object)): applyLoaded(object)
+    case .topology(.delete(let type, let id)): applyAbsent(ObjectRef(type, id))
+    case .topologyAbsent(let ref): applyAbsent(ref)
     case .topologyCorrupt(let type, let id, let reason):
       logger.info(
         "skipping an undecodable topology object",
@@ -291,12 +241,16 @@ extension Agent {
     if bindingsChanged
       || now - lastBindingCheck >= .milliseconds(configuration.interfacePollInterval * 1000)
     {
-      if readyTypes.count == ModelType.allCases.count { reconcileBindings(force: false) }
+      if topologyReady { reconcileBindings(force: false) }
     }
     expirePending(now)
     if now - lastMACSweep >= .milliseconds(configuration.macRetention * 500) {
       lastMACSweep = now
       Task { await self.sweepLearnedMACs() }
+    }
+    if now - lastTopologySweep >= .milliseconds(min(configuration.topologyIdleTimeout, 60) * 500) {
+      lastTopologySweep = now
+      Task { await self.sweepTopology() }
     }
   }
 }

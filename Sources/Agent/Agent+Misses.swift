@@ -28,6 +28,9 @@ extension Agent {
     record(result.stateChanges)
     replicate(result, ingress: ingress, port: match.ingressPort)
     deliver(result.generatedPackets, depth: 0)
+    // What a flow uses shows in its tags at the next topology sweep; what a simulation
+    // without a flow used is noted here.
+    if !result.installsFlow { usedTagsSinceSweep.formUnion(FlowTagHasher.hash(result.tags)) }
     switch result.verdict {
     case .forward, .drop:
       let tags = FlowTagHasher.hash(result.tags)
@@ -71,6 +74,7 @@ extension Agent {
       }
       return false
     case .notYet(let ids):
+      for ref in ids { want(ref) }
       if !retry {
         logger.debug(
           "packet waits for topology", metadata: ["agent.missing": "\(ids.map(\.description))"])

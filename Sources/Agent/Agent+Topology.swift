@@ -24,10 +24,8 @@ extension Agent {
       if (old as? Port)?.hostId == hostID || port?.hostId == hostID { bindingsChanged = true }
       if (old as? Port)?.candidate(for: hostID) != nil || port?.candidate(for: hostID) != nil {
         bindingsChanged = true
-        if readyTypes.count == ModelType.allCases.count { updateElection(id) }
+        if topologyReady { updateElection(id) }
       }
-    case .host:
-      if id != hostID { new == nil ? unwatch(.alive(id)) : watch(.alive(id)) }
     case .bridge:
       if new == nil {
         unwatch(.macTable(id))
@@ -92,6 +90,8 @@ extension Agent {
   func applyActivation(_ port: ID, _ activation: NSDB.PortActivation?) {
     guard activations[port] != activation else { return }
     activations[port] = activation
+    // Liveness is followed for the hosts serving ports this agent knows.
+    if let host = activation?.host, host != hostID { watch(.alive(host)) }
     refreshActivePort(port)
   }
 
@@ -171,7 +171,7 @@ extension Agent {
     // During the cold start, per-port and per-host watches wait until every type is
     // loaded: their first reads would compete with the bulk reads the agent waits for.
     // Until then no port counts as active, so no flow is built on missing activity.
-    guard readyTypes.count == ModelType.allCases.count else {
+    guard topologyReady else {
       deferredWatches.insert(key)
       return
     }

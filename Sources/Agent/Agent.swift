@@ -15,13 +15,20 @@
 // `removeAll(taggedWith:)` was simulated on the newer view, and one posted before it is
 // removed by it.
 //
-// Topology. The agent observes every model type (`observeAll`) and keeps one
-// `TopologySnapshot`. Each change invalidates the flows tagged with the changed object
+// Topology. The agent keeps one `TopologySnapshot` of the objects it observes, each
+// through its own NSDB observer (Agent+Loading.swift). It starts from its host object and
+// keeps for good ("pinned") what the host names: its tunnel zones, the ports bound to it
+// and the ports that list it as a candidate (`Host.candidatePortIds`). Everything else is
+// loaded on demand: a simulation that needs an object not in the view returns `.notYet`
+// with the object's type and id, the agent starts observing it and simulates the parked
+// packet again when it arrives. An object neither a flow nor a simulation used for
+// `topologyIdleTimeout` is dropped (a sweep compares the tags of the installed flows with
+// the tags each object's change would invalidate). So a host's cold start reads only its
+// own few objects whatever the size of the topology, and its memory follows the traffic
+// it carries. Each change invalidates the flows tagged with the changed object
 // (`Invalidation`) and marks the simulation view stale; the view (which compiles lookup
 // structures) is rebuilt lazily, at the next simulation, so a burst of changes costs one
-// rebuild. Loading all of it, rather than on demand, keeps `.notYet` rare (it happens only
-// while an object is being created) and the cold start one bulk read; see docs/agent.md
-// for this deviation from the on-demand cache.
+// rebuild.
 //
 // State. MAC tables, bridge IP→MAC tables and router ARP tables are replicated from the
 // NSDB into the view; what this host learns goes into the view at once and into the
@@ -78,7 +85,12 @@ public actor Agent {
   var snapshot = TopologySnapshot()
   var view = SimulationView(topology: TopologySnapshot())
   var viewIsStale = false
-  var readyTypes = Set<ModelType>()
+  var interests: [ObjectRef: Interest] = [:]
+  var absentUntil: [ObjectRef: ContinuousClock.Instant] = [:]
+  var topologyReady = false
+  var usedTagsSinceSweep = Set<DatapathFlowTag>()
+  var lastTopologySweep = ContinuousClock.now
+  var sweepingTopology = false
   var simulator: Simulator
 
   /// Exterior ports' `active` state, as published (before the liveness filter).
@@ -209,6 +221,6 @@ public actor Agent {
 
   /// Whether every model type has been loaded and bindings checked once.
   public var isReady: Bool {
-    readyTypes.count == ModelType.allCases.count && !bindingsChanged
+    topologyReady && !bindingsChanged
   }
 }

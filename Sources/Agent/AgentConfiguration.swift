@@ -42,6 +42,9 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
   /// Seconds a MAC this host learned stays in the bridge's MAC table after the last flow
   /// from it ended.
   public var macRetention: Double = 30
+  /// Seconds a topology object loaded on demand stays in the local copy while no flow
+  /// and no simulation uses it (objects this host serves are kept for good).
+  public var topologyIdleTimeout: Double = 120
   /// Where the per-port flow-state logs live (conntrack and NAT state a restarted agent
   /// resumes from).
   public var flowStateDirectory: String = "/var/lib/midge/flow-state"
@@ -70,6 +73,7 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
     pendingTimeout = try value(.pendingTimeout, defaults.pendingTimeout)
     interfacePollInterval = try value(.interfacePollInterval, defaults.interfacePollInterval)
     macRetention = try value(.macRetention, defaults.macRetention)
+    topologyIdleTimeout = try value(.topologyIdleTimeout, defaults.topologyIdleTimeout)
     flowStateDirectory = try value(.flowStateDirectory, defaults.flowStateDirectory)
   }
 
@@ -120,7 +124,8 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
         throw AgentError(.configuration, "'\(address)' is not ADDRESS:PORT")
       }
     }
-    guard flowIdleTimeout > 0, pendingTimeout > 0, interfacePollInterval > 0, macRetention > 0
+    guard flowIdleTimeout > 0, pendingTimeout > 0, interfacePollInterval > 0, macRetention > 0,
+      topologyIdleTimeout > 0
     else {
       throw AgentError(.configuration, "timeouts and intervals must be positive")
     }
@@ -154,5 +159,6 @@ extension AgentConfiguration {
     case zookeeper, root, sessionTimeout, hostName, hostIdFile, tunnelZone, tunnelAddress
     case tunnelPort, logLevel, controlAddress, metricsAddress, flowIdleTimeout, flowCapacity
     case pendingTimeout, interfacePollInterval, macRetention, flowStateDirectory
+    case topologyIdleTimeout
   }
 }

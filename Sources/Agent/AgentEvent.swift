@@ -9,7 +9,7 @@ import ZooKeeper
 /// never installed from a view older than an invalidation already applied.
 enum AgentEvent: Sendable {
   case topology(TopologyChange)
-  case topologyReady(ModelType)
+  case topologyAbsent(ObjectRef)
   case topologyCorrupt(ModelType, ID, String)
   case miss(DatapathMiss)
   case datapath(DatapathEvent)

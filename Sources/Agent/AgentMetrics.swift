@@ -23,6 +23,8 @@ public final class AgentMetrics: Sendable {
   public let sessionExpiries = Atomic<UInt64>(0)
   public let attachedPorts = Atomic<Int>(0)
   public let topologyObjects = Atomic<Int>(0)
+  public let topologyLoads = Atomic<UInt64>(0)
+  public let topologyEvictions = Atomic<UInt64>(0)
 
   public init() {}
 
@@ -76,6 +78,14 @@ public final class AgentMetrics: Sendable {
     metric(
       "midge_agent_topology_objects", "gauge", "Topology objects in the local copy.",
       "\(topologyObjects.load(ordering: .relaxed))")
+    metric(
+      "midge_agent_topology_loads_total", "counter",
+      "Topology objects the agent started to observe (on demand, or as objects it serves).",
+      "\(topologyLoads.load(ordering: .relaxed))")
+    metric(
+      "midge_agent_topology_evictions_total", "counter",
+      "Topology objects dropped from the local copy after going unused.",
+      "\(topologyEvictions.load(ordering: .relaxed))")
     let ports = datapath.keys.sorted()
     let totals = ports.reduce(into: (hits: UInt64(0), misses: UInt64(0))) { sums, port in
       sums.hits += datapath[port]!.hits

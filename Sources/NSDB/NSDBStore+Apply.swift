@@ -229,6 +229,7 @@ extension [Binding] {
       return port
     case var host as Host:
       host.portIds = []
+      host.candidatePortIds = []
       return host
     case var zone as TunnelZone:
       zone.hostIds = []

@@ -81,7 +81,9 @@ extension Simulator {
           context.note(.bridge, id, "\(destination) is behind the ingress port: drop")
           return .drop(.hairpin(bridge: id, port: out))
         }
-        guard let outPort = view.topology.ports[out] else { return .notYet([ObjectRef(.port, out)]) }
+        guard let outPort = view.topology.ports[out] else {
+          return .notYet([ObjectRef(.port, out)])
+        }
         context.note(.bridge, id, "\(destination) is on port \(out)")
         return bridgeEgress(bridge, outPort, vlan: vlan, view, &context)
       }

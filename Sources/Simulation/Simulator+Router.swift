@@ -107,7 +107,9 @@ extension Simulator {
     }
     context.match.networkTTL = ttl - 1
 
-    guard let outPort = view.topology.ports[outId] else { return .notYet([ObjectRef(.port, outId)]) }
+    guard let outPort = view.topology.ports[outId] else {
+      return .notYet([ObjectRef(.port, outId)])
+    }
     let point = ChainPoint(device: id, inPort: port.id, outPort: outId)
     if let chain = router.forwardFilterId {
       if let stop = filter(chain, at: point, view, &context) { return stop }

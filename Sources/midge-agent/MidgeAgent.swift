@@ -27,6 +27,8 @@ struct MidgeAgent: AsyncParsableCommand {
   @Option(help: "A separate /metrics address (ADDRESS:PORT).") var metricsAddress: String?
   @Option(help: "Seconds an unused flow lives.") var flowIdleTimeout: Double?
   @Option(help: "Seconds a learned MAC outlives its last flow.") var macRetention: Double?
+  @Option(help: "Seconds an unused topology object loaded on demand is kept.")
+  var topologyIdleTimeout: Double?
   @Option(help: "Where the per-port flow-state logs live.") var flowStateDirectory: String?
 
   func run() async throws {
@@ -55,6 +57,7 @@ struct MidgeAgent: AsyncParsableCommand {
       if let metricsAddress { settings.metricsAddress = metricsAddress }
       if let flowIdleTimeout { settings.flowIdleTimeout = flowIdleTimeout }
       if let macRetention { settings.macRetention = macRetention }
+      if let topologyIdleTimeout { settings.topologyIdleTimeout = topologyIdleTimeout }
       if let flowStateDirectory { settings.flowStateDirectory = flowStateDirectory }
       try settings.validate()
     } catch let error as AgentError {

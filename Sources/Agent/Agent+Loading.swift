@@ -1,0 +1,196 @@
+import Datapath
+import Foundation
+import NSDB
+import Simulation
+import Topology
+
+/// The topology cache: objects are observed one by one, the ones this host serves for
+/// good, the others on demand and dropped after going unused (see "Topology" in the
+/// design notes of Agent.swift).
+extension Agent {
+  /// One object the agent observes.
+  struct Interest {
+    var task: Task<Void, Never>
+    /// Kept for good: this host, its tunnel zones, the ports bound to it or that list it
+    /// as a candidate.
+    var pinned: Bool
+    /// Its first value has arrived.
+    var loaded = false
+    /// Since when no flow and no simulation used it (nil: in use at the last sweep).
+    var idleSince: ContinuousClock.Instant?
+  }
+
+  /// Starts observing `ref` unless it is observed already. An object found missing is
+  /// not asked for again for a second, unless it is one this host serves.
+  func want(_ ref: ObjectRef, pinned: Bool = false) {
+    if var interest = interests[ref] {
+      if pinned && !interest.pinned {
+        interest.pinned = true
+        interests[ref] = interest
+      }
+      return
+    }
+    if !pinned, let until = absentUntil[ref], ContinuousClock.now < until { return }
+    interests[ref] = Interest(task: observe(ref), pinned: pinned)
+    metrics.topologyLoads.add(1, ordering: .relaxed)
+  }
+
+  /// The objects this host serves, from its host object: kept loaded for good. Objects
+  /// no longer among them become ordinary cached objects.
+  func updatePinned() {
+    var roots: Set<ObjectRef> = [ObjectRef(.host, hostID)]
+    if let host = snapshot.hosts[hostID] {
+      roots.formUnion(host.tunnelZoneIds.map { ObjectRef(.tunnelZone, $0) })
+      roots.formUnion(host.portIds.map { ObjectRef(.port, $0) })
+      roots.formUnion(host.candidatePortIds.map { ObjectRef(.port, $0) })
+    }
+    for ref in roots.sorted() { want(ref, pinned: true) }
+    for (ref, interest) in interests where interest.pinned && !roots.contains(ref) {
+      interests[ref]?.pinned = false
+      interests[ref]?.idleSince = .now
+    }
+  }
+
+  /// An observed object's value arrived (first or changed).
+  func applyLoaded(_ object: any ModelObject) {
+    let ref = ObjectRef(type(of: object).modelType, object.id)
+    // An object evicted while its update was on the way is not brought back unobserved.
+    guard interests[ref] != nil else { return }
+    interests[ref]?.loaded = true
+    applyTopology(.upsert(object))
+    // What simulations of the object will need at once: the peer of a port (so a bridge
+    // knows the MAC and address of the router port linked to it) and a bridge's DHCP
+    // subnets (its static hosts answer ARP).
+    if let port = object as? Topology.Port, let peer = port.peerId { want(ObjectRef(.port, peer)) }
+    if let bridge = object as? Bridge {
+      for dhcp in bridge.dhcpIds { want(ObjectRef(.dhcp, dhcp)) }
+    }
+    if ref == ObjectRef(.host, hostID) { updatePinned() }
+    checkTopologyReady()
+  }
+
+  /// An observed object is gone from the NSDB (deleted, or it never existed).
+  func applyAbsent(_ ref: ObjectRef) {
+    interests[ref] = nil
+    absentUntil[ref] = .now + .seconds(1)
+    if snapshot.object(ref.type, ref.id) != nil { applyTopology(.delete(ref.type, ref.id)) }
+    checkTopologyReady()
+  }
+
+  /// Ready once this host and every object it serves are loaded: then the bindings are
+  /// checked, the deferred watches started and the elections joined.
+  func checkTopologyReady() {
+    guard !topologyReady, snapshot.hosts[hostID] != nil else { return }
+    guard interests.values.allSatisfy({ !$0.pinned || $0.loaded }) else { return }
+    topologyReady = true
+    reconcileBindings(force: true)
+    let deferred = deferredWatches
+    deferredWatches = []
+    for key in deferred { watch(key) }
+    for port in snapshot.ports.values where port.candidate(for: hostID) != nil {
+      updateElection(port.id)
+    }
+  }
+
+  /// Drops objects not pinned that neither a flow nor a simulation used for
+  /// `topologyIdleTimeout`. A flow uses an object when it carries one of the tags a
+  /// change of the object would invalidate.
+  func sweepTopology() async {
+    guard topologyReady, !sweepingTopology, let datapath else { return }
+    sweepingTopology = true
+    defer { sweepingTopology = false }
+    let flows = await datapath.dump()
+    var live = usedTagsSinceSweep
+    usedTagsSinceSweep = []
+    for flow in flows { live.formUnion(flow.entry.tags) }
+    let now = ContinuousClock.now
+    let idle = Duration.milliseconds(configuration.topologyIdleTimeout * 1000)
+    var evicted: [ObjectRef] = []
+    for (ref, interest) in interests where !interest.pinned && interest.loaded {
+      let object = snapshot.object(ref.type, ref.id)
+      let tags = object.map { FlowTagHasher.hash(Invalidation.tags(of: $0)) } ?? []
+      if tags.contains(where: live.contains) {
+        interests[ref]?.idleSince = nil
+      } else if let since = interest.idleSince {
+        if now - since >= idle { evicted.append(ref) }
+      } else {
+        interests[ref]?.idleSince = now
+      }
+    }
+    guard !evicted.isEmpty else { return }
+    for ref in evicted {
+      interests.removeValue(forKey: ref)?.task.cancel()
+      if snapshot.object(ref.type, ref.id) != nil { applyTopology(.delete(ref.type, ref.id)) }
+    }
+    metrics.topologyEvictions.add(UInt64(evicted.count), ordering: .relaxed)
+    logger.debug("dropped unused topology objects", metadata: ["agent.objects": "\(evicted.count)"])
+  }
+
+  /// The observation task of one object.
+  private func observe(_ ref: ObjectRef) -> Task<Void, Never> {
+    switch ref.type {
+    case .host: return follow(Host.self, ref.id)
+    case .tunnelZone: return follow(TunnelZone.self, ref.id)
+    case .bridge: return follow(Bridge.self, ref.id)
+    case .router: return follow(Router.self, ref.id)
+    case .port: return follow(Topology.Port.self, ref.id)
+    case .route: return follow(Route.self, ref.id)
+    case .chain: return follow(Chain.self, ref.id)
+    case .rule: return follow(Rule.self, ref.id)
+    case .portGroup: return follow(PortGroup.self, ref.id)
+    case .ipAddrGroup: return follow(IPAddrGroup.self, ref.id)
+    case .dhcp: return follow(Dhcp.self, ref.id)
+    }
+  }
+
+  /// Follows one object into the event stream. For an exterior port, its activity and
+  /// the liveness of the host serving it are read first and delivered before the port,
+  /// so a port never enters the view looking inactive for a moment.
+  private func follow<T: WireCodable>(_ type: T.Type, _ id: ID) -> Task<Void, Never> {
+    guard let store, let portState, let hostState else { return Task {} }
+    let events = events
+    let logger = logger
+    let hostID = hostID
+    let ref = ObjectRef(T.modelType, id)
+    return Task {
+      var primed = false
+      while !Task.isCancelled {
+        do {
+          for try await update in store.observe(T.self, id) {
+            switch update {
+            case .value(let object):
+              if !primed, let port = object as? Topology.Port, port.isExterior {
+                let activation = try? await portState.activeState(port.id)
+                if let host = activation?.host, host != hostID {
+                  let alive = (try? await hostState.isAlive(host)) ?? false
+                  events.yield(.alive(host: host, alive))
+                }
+                events.yield(.active(port: port.id, activation))
+              }
+              primed = true
+              events.yield(.topology(.upsert(object)))
+            case .deleted:
+              events.yield(.topologyAbsent(ref))
+              return
+            }
+          }
+          return
+        } catch let error as NSDBError where error.code == .notFound {
+          events.yield(.topologyAbsent(ref))
+          return
+        } catch let error as NSDBError where error.code == .corrupt {
+          // Kept as it was (or not loaded); asked for again after a pause.
+          events.yield(.topologyCorrupt(T.modelType, id, "\(error)"))
+          try? await Task.sleep(for: .seconds(2))
+          continue
+        } catch {
+          if Task.isCancelled { return }
+          logger.debug(
+            "object observation ended; restarting",
+            metadata: ["agent.object": "\(ref)", "agent.error": "\(error)"])
+        }
+        try? await Task.sleep(for: .milliseconds(500))
+      }
+    }
+  }
+}
