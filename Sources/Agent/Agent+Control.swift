@@ -49,7 +49,7 @@ extension Agent {
     case "/topology":
       return json(topologyRows())
     case "/trace":
-      return trace(request.query)
+      return await trace(request.query)
     default:
       return ControlResponse(
         status: 404, contentType: "text/plain",
@@ -95,6 +95,8 @@ extension Agent {
       "bridges": snapshot.bridges.values.map(\.name).sorted(),
       "routers": snapshot.routers.values.map(\.name).sorted(),
       "ports": snapshot.ports.count, "routes": snapshot.routes.count,
+      "objects": snapshot.count, "observed": interests.count,
+      "pinned": interests.values.filter(\.pinned).count,
       "chains": snapshot.chains.values.map(\.name).sorted(), "rules": snapshot.rules.count,
       "macEntries": view.macTable.count, "arpEntries": view.arpTable.count,
       "activePorts": view.activePorts.count, "conntrackEntries": view.conntrack.count,
@@ -103,7 +105,9 @@ extension Agent {
   }
 
   /// `/trace?port=NAME&packet=tcp 10.0.0.2:1234 > 10.0.1.5:80`, over the agent's own view.
-  func trace(_ query: [String: String]) -> ControlResponse {
+  /// Objects the path needs that are not loaded yet are loaded first (waiting up to about
+  /// two seconds), as a real packet's would be.
+  func trace(_ query: [String: String]) async -> ControlResponse {
     guard let name = query["port"], let text = query["packet"] else {
       return ControlResponse(
         status: 400, contentType: "text/plain",
@@ -116,8 +120,16 @@ extension Agent {
     let result: SimulationResult
     do {
       request = try TraceRequest(parsing: text)
-      result = try TraceRunner.run(
+      var attempt = try TraceRunner.run(
         request, ingress: port.id, view: currentView(), localHost: hostID)
+      for _ in 0..<40 {
+        guard case .notYet(let refs) = attempt.verdict else { break }
+        for ref in refs { want(ref) }
+        try? await Task.sleep(for: .milliseconds(50))
+        attempt = try TraceRunner.run(
+          request, ingress: port.id, view: currentView(), localHost: hostID)
+      }
+      result = attempt
     } catch {
       return ControlResponse(status: 400, contentType: "text/plain", body: "packet: \(error)\n")
     }

@@ -58,6 +58,32 @@ struct ApplyTests {
     }
   }
 
+  @Test("ports with candidates: the hosts list them once applied, and re-applying is a no-op")
+  func candidates() async throws {
+    try await withStore("apply-candidates") { store in
+      let text = """
+        hosts:
+          - {name: gw-1}
+          - {name: gw-2}
+        bridges:
+          - name: outside
+            ports:
+              - name: uplink
+                candidates:
+                  - {host: gw-1, interface: eth1, priority: 10}
+                  - {host: gw-2, interface: eth1}
+        """
+      let desired = try TopologyFile.parse(text)
+      try await store.apply(desired, prune: false)
+      let uplink = TopologyFile.id(.port, "uplink")
+      for host in ["gw-1", "gw-2"] {
+        let stored = try await store.get(Host.self, TopologyFile.id(.host, host))
+        #expect(stored.candidatePortIds == [uplink], "\(host)")
+      }
+      #expect(try await store.apply(desired, prune: false).isEmpty)
+    }
+  }
+
   @Test("export then apply on an empty NSDB recreates the topology exactly")
   func exportRecreates() async throws {
     try await withStore("export-src") { source in
