@@ -55,7 +55,8 @@ extension Agent {
             address: Packets.IPv4Address(rawValue: address), port: configuration.tunnelPort),
           flowCapacity: configuration.flowCapacity),
         logger: logger,
-        onMiss: { events.yield(.miss($0)) },
+        onMiss: { events.yield(.misses([$0])) },
+        onMissBatch: { events.yield(.misses($0)) },
         onEvent: { events.yield(.datapath($0)) })
     } catch {
       await client.close()
@@ -200,13 +201,16 @@ extension Agent {
     case .topology(.upsert(let object)): applyLoaded(object)
     case .topology(.delete(let type, let id)): applyAbsent(ObjectRef(type, id))
     case .topologyAbsent(let ref): applyAbsent(ref)
+    case .retryPending:
+      pendingRetryPosted = false
+      retryPendingTopology()
     case .topologyCorrupt(let type, let id, let reason):
       logger.info(
         "skipping an undecodable topology object",
         metadata: [
           "agent.type": "\(type.rawValue)", "agent.id": "\(id)", "agent.error": "\(reason)",
         ])
-    case .miss(let miss): handleMiss(miss)
+    case .misses(let misses): for miss in misses { handleMiss(miss) }
     case .datapath(let event): handleDatapathEvent(event)
     case .macTable(let bridge, let table): applyMACTable(bridge, table)
     case .ipMACTable(let bridge, let table): applyIPMACTable(bridge, table)

@@ -67,6 +67,19 @@ extension Agent {
     }
     if ref == ObjectRef(.host, hostID) { updatePinned() }
     checkTopologyReady()
+    postPendingRetry()
+  }
+
+  /// Asks for the packets waiting on topology to be simulated again once the events
+  /// already queued (often more objects of the same burst) are applied: a packet's path
+  /// is loaded one level at a time, so waiting for the next tick at each level would
+  /// add up.
+  func postPendingRetry() {
+    guard !pendingRetryPosted,
+      pending.contains(where: { if case .notYet = $0.reason { return true } else { return false } })
+    else { return }
+    pendingRetryPosted = true
+    events.yield(.retryPending)
   }
 
   /// An observed object is gone from the NSDB (deleted, or it never existed).
@@ -75,6 +88,7 @@ extension Agent {
     absentUntil[ref] = .now + .seconds(1)
     if snapshot.object(ref.type, ref.id) != nil { applyTopology(.delete(ref.type, ref.id)) }
     checkTopologyReady()
+    postPendingRetry()
   }
 
   /// Ready once this host and every object it serves are loaded: then the bindings are

@@ -197,6 +197,24 @@ extension Agent {
     }
   }
 
+  /// Simulates again, at once, the packets waiting for topology.
+  func retryPendingTopology() {
+    guard !pending.isEmpty else { return }
+    // Simulating may add to `pending` (an ARP answer resumes others): keep what it adds.
+    let waiting = pending
+    pending = []
+    var keep: [PendingPacket] = []
+    for packet in waiting {
+      if case .notYet = packet.reason,
+        process(match: packet.match, frame: packet.frame, ingress: packet.ingress, retry: true)
+      {
+        continue
+      }
+      keep.append(packet)
+    }
+    pending = keep + pending
+  }
+
   /// Drops packets that waited too long; retries packets that wait for topology after it
   /// changed, and those waiting for ARP once (sending the request again).
   func expirePending(_ now: ContinuousClock.Instant) {
@@ -204,8 +222,10 @@ extension Agent {
     let timeout = Duration.milliseconds(configuration.pendingTimeout * 1000)
     let retryTopology = topologyChangedSincePendingRetry
     topologyChangedSincePendingRetry = false
+    let waiting = pending
+    pending = []
     var keep: [PendingPacket] = []
-    for var packet in pending {
+    for var packet in waiting {
       if now - packet.since > timeout {
         datapath.completeMiss(packet.match, actions: [])
         metrics.pendingDropped.add(1, ordering: .relaxed)
@@ -224,6 +244,6 @@ extension Agent {
       }
       keep.append(packet)
     }
-    pending = keep
+    pending = keep + pending
   }
 }

@@ -91,6 +91,7 @@ public actor Agent {
   var usedTagsSinceSweep = Set<DatapathFlowTag>()
   var lastTopologySweep = ContinuousClock.now
   var sweepingTopology = false
+  var pendingRetryPosted = false
   var simulator: Simulator
 
   /// Exterior ports' `active` state, as published (before the liveness filter).

@@ -10,8 +10,11 @@ import ZooKeeper
 enum AgentEvent: Sendable {
   case topology(TopologyChange)
   case topologyAbsent(ObjectRef)
+  /// Simulate again the packets waiting for topology (posted once per burst of loads).
+  case retryPending
   case topologyCorrupt(ModelType, ID, String)
-  case miss(DatapathMiss)
+  /// The new misses of one datapath receive batch.
+  case misses([DatapathMiss])
   case datapath(DatapathEvent)
   case macTable(bridge: ID, [Topology.MACAddress: ID])
   case ipMACTable(bridge: ID, [Topology.IPv4Address: Topology.MACAddress])

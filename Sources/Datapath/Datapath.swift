@@ -36,7 +36,7 @@ public final class Datapath: Sendable {
 
   private let configuration: Configuration
   private let logger: Logger
-  private let onMiss: @Sendable (DatapathMiss) -> Void
+  private let onMisses: @Sendable ([DatapathMiss]) -> Void
   private let onEvent: @Sendable (DatapathEvent) -> Void
   private let state = Mutex(State())
   private let tunnelLoop: (loop: PacketLoop, thread: LoopThread)?
@@ -44,21 +44,25 @@ public final class Datapath: Sendable {
   public let tunnelEndpoint: TunnelEndpoint?
 
   /// Starts a datapath. `onMiss` and `onEvent` are called on packet threads and should
-  /// return quickly.
+  /// return quickly. With `onMissBatch`, the new misses of each receive batch are handed
+  /// over in one call instead (and `onMiss` is not called): a consumer that hops to
+  /// another thread per call then pays that hop once per batch, not once per flow.
   public init(
     configuration: Configuration = Configuration(), logger: Logger,
     onMiss: @escaping @Sendable (DatapathMiss) -> Void,
+    onMissBatch: (@Sendable ([DatapathMiss]) -> Void)? = nil,
     onEvent: @escaping @Sendable (DatapathEvent) -> Void = { _ in }
   ) throws(DatapathError) {
     self.configuration = configuration
     self.logger = logger
-    self.onMiss = onMiss
+    let onMisses = onMissBatch ?? { misses in for miss in misses { onMiss(miss) } }
+    self.onMisses = onMisses
     self.onEvent = onEvent
     if let endpoint = configuration.tunnel {
       let socket = try TunnelSocket(local: endpoint)
       let loop = PacketLoop(
         source: .tunnel(socket), flowCapacity: 1, batchSize: configuration.batchSize,
-        logger: logger, onMiss: onMiss, onEvent: onEvent, onDetached: { _ in })
+        logger: logger, onMisses: onMisses, onEvent: onEvent, onDetached: { _ in })
       loop.queue.tunnel = socket
       tunnelEndpoint = socket.local
       tunnelLoop = (loop, LoopThread { loop.run() })
@@ -86,7 +90,7 @@ public final class Datapath: Sendable {
       }
       let loop = PacketLoop(
         source: .port(port, socket), flowCapacity: configuration.flowCapacity,
-        batchSize: configuration.batchSize, logger: logger, onMiss: onMiss, onEvent: onEvent,
+        batchSize: configuration.batchSize, logger: logger, onMisses: onMisses, onEvent: onEvent,
         onDetached: { [weak self] port in self?.forget(port: port) })
       loop.queue.tunnel = tunnelSocket
       loop.queue.ports[port] = socket

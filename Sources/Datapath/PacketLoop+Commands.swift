@@ -94,6 +94,6 @@ extension PacketLoop {
       return
     }
     parked[key] = PendingMiss(packets: [packet], since: now)
-    onMiss(DatapathMiss(match: match, frame: packet.frame))
+    newMisses.append(DatapathMiss(match: match, frame: packet.frame))
   }
 }

@@ -90,7 +90,8 @@ final class PacketLoop: @unchecked Sendable {
   let wakeWriter: Int32
 
   let logger: Logger
-  let onMiss: @Sendable (DatapathMiss) -> Void
+  /// Takes the new misses of one receive batch.
+  let onMisses: @Sendable ([DatapathMiss]) -> Void
   let onEvent: @Sendable (DatapathEvent) -> Void
   /// Called from the loop's thread when it ends on its own (interface gone or down).
   let onDetached: @Sendable (UInt32) -> Void
@@ -100,6 +101,8 @@ final class PacketLoop: @unchecked Sendable {
   var receiveBatch: MessageBatch
   var parked: [FlowKey: PendingMiss] = [:]
   var scratch = FastPathScratch()
+  /// First misses of their keys in the current batch, handed over when it is done.
+  var newMisses: [DatapathMiss] = []
   var tunnelPorts: [UInt32: UInt32] = [:]
   var nextLinkCheck: UInt64 = 0
   var nextExpiry: UInt64 = 0
@@ -111,13 +114,13 @@ final class PacketLoop: @unchecked Sendable {
 
   init(
     source: Source, flowCapacity: Int, batchSize: Int, logger: Logger,
-    onMiss: @escaping @Sendable (DatapathMiss) -> Void,
+    onMisses: @escaping @Sendable ([DatapathMiss]) -> Void,
     onEvent: @escaping @Sendable (DatapathEvent) -> Void,
     onDetached: @escaping @Sendable (UInt32) -> Void
   ) {
     self.source = source
     self.logger = logger
-    self.onMiss = onMiss
+    self.onMisses = onMisses
     self.onEvent = onEvent
     self.onDetached = onDetached
     table = FlowTable(capacity: flowCapacity)
@@ -249,6 +252,10 @@ final class PacketLoop: @unchecked Sendable {
       }
     }
     queue.flush()
+    if !newMisses.isEmpty {
+      onMisses(newMisses)
+      newMisses.removeAll(keepingCapacity: true)
+    }
     counters.received.add(tally.accepted, ordering: .relaxed)
     counters.hits.add(tally.hits, ordering: .relaxed)
     counters.misses.add(tally.misses, ordering: .relaxed)
