@@ -33,3 +33,22 @@ int midge_dp_interface_flags(int fd, const char *name, int *flags) {
   *flags = request.ifr_flags;
   return 0;
 }
+
+int midge_dp_set_affinity(int tid, const int *cpus, int count) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int i = 0; i < count; i++) {
+    if (cpus[i] >= 0 && cpus[i] < CPU_SETSIZE) CPU_SET(cpus[i], &set);
+  }
+  return sched_setaffinity(tid, sizeof(set), &set);
+}
+
+int midge_dp_get_affinity(int *cpus, int capacity) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
+  int count = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE && count < capacity; cpu++) {
+    if (CPU_ISSET(cpu, &set)) cpus[count++] = cpu;
+  }
+  return count;
+}

@@ -33,6 +33,11 @@ struct BenchAgent: AsyncParsableCommand {
   @Option(help: "Flows installed on each agent before each write.") var flowsPerAgent = 10
   @Option(help: "Ports in the cold-start topology.") var coldPorts = 10_000
   @Option(help: "Flows to set up in the flow-setup benchmark.") var newFlows = 100_000
+  @Option(
+    help:
+      "Flow setup: run the agent (every thread of this process but the traffic sender) on this CPU alone, the sender on the others."
+  )
+  var agentCPU: Int?
   @Option(help: "Which parts: invalidation, cold, setup (repeat the option).")
   var parts: [String] = ["invalidation", "cold", "setup"]
 
@@ -271,46 +276,75 @@ struct BenchAgent: AsyncParsableCommand {
           destination: IPv4Address(10, 78, 0, 255), sourcePort: 9, destinationPort: 9))
       try await Task.sleep(for: .milliseconds(300))
       let injector = try FrameInjector(interface: sender.injectSide)
-      let installedBefore = agent.metrics.flowsInstalled.load(ordering: .relaxed)
-      let simulationsBefore = agent.metrics.simulations.load(ordering: .relaxed)
-      func installed() -> Int {
-        Int(agent.metrics.flowsInstalled.load(ordering: .relaxed) - installedBefore)
+      let metrics = agent.metrics
+      let simulationsBefore = metrics.simulations.load(ordering: .relaxed)
+      var pinning = ""
+      if let agentCPU {
+        try CPUAffinity.pinProcess(to: [agentCPU])
+        pinning = ", agent on CPU \(agentCPU), sender on the others"
       }
-      var sent = 0
-      var lost = 0
-      var lastProgress = ContinuousClock.now
-      var lastInstalled = 0
+      let senderCPUs = agentCPU.map { cpu in CPUAffinity.online().filter { $0 != cpu } }
+      let target = newFlows
       let began = ContinuousClock.now
-      let deadline = began + .seconds(120)
-      while installed() < newFlows && ContinuousClock.now < deadline {
-        let done = installed()
-        if done != lastInstalled {
-          lastInstalled = done
-          lastProgress = .now
-        } else if ContinuousClock.now - lastProgress > .milliseconds(200) {
-          lost = sent - done  // frames the kernel or the datapath dropped: never coming
-          lastProgress = .now
+      let sent = await withCheckedContinuation { continuation in
+        let thread = Thread {
+          if let senderCPUs, !senderCPUs.isEmpty { try? CPUAffinity.pinThread(to: senderCPUs) }
+          continuation.resume(
+            returning: Self.send(target, through: injector, from: vmA, to: vmB, metrics: metrics))
         }
-        if sent - done - lost < 768 {
-          for _ in 0..<256 {
-            let n = sent
-            injector.send(
-              benchFrame(
-                sourceMAC: vmA, destinationMAC: vmB, source: IPv4Address(10, 78, 0, 1),
-                destination: IPv4Address(10, 78, 0, 2), sourcePort: UInt16(1024 + n % 60_000),
-                destinationPort: UInt16(1 + n / 60_000)))
-            sent += 1
-          }
-        } else {
-          try? await Task.sleep(for: .microseconds(100))
-        }
+        thread.start()
       }
       let elapsed = ContinuousClock.now - began
-      let flows = installed()
-      let simulations = agent.metrics.simulations.load(ordering: .relaxed) - simulationsBefore
+      let flows = Int(metrics.flowsInstalled.load(ordering: .relaxed) - sent.installedBefore)
+      let simulations = metrics.simulations.load(ordering: .relaxed) - simulationsBefore
       print(
-        "flow setup: \(flows) flows installed (miss → simulation → flow, VM → bridge → VM) in \(percentiles([elapsed]).p50) → \(Int(Double(flows) / elapsed.seconds)) flows/s (\(simulations) simulations, \(sent - flows) frames not turned into flows)"
+        "flow setup: \(flows) flows installed (miss → simulation → flow, VM → bridge → VM) in \(percentiles([elapsed]).p50) → \(Int(Double(flows) / elapsed.seconds)) flows/s (\(simulations) simulations, \(sent.frames - flows) frames not turned into flows\(pinning))"
       )
     }
+  }
+}
+
+extension BenchAgent {
+  /// The flow-setup traffic, on its own thread: distinct UDP flows from vm-a to vm-b, at
+  /// most 768 frames ahead of the flows the agent installed (more would only overflow
+  /// socket buffers), until `target` flows are installed or two minutes have passed.
+  static func send(
+    _ target: Int, through injector: FrameInjector, from vmA: Packets.MACAddress,
+    to vmB: Packets.MACAddress,
+    metrics: AgentMetrics
+  ) -> (frames: Int, installedBefore: UInt64) {
+    let installedBefore = metrics.flowsInstalled.load(ordering: .relaxed)
+    func installed() -> Int {
+      Int(metrics.flowsInstalled.load(ordering: .relaxed) - installedBefore)
+    }
+    var sent = 0
+    var lost = 0
+    var lastProgress = ContinuousClock.now
+    var lastInstalled = 0
+    let deadline = ContinuousClock.now + .seconds(120)
+    while installed() < target && ContinuousClock.now < deadline {
+      let done = installed()
+      if done != lastInstalled {
+        lastInstalled = done
+        lastProgress = .now
+      } else if ContinuousClock.now - lastProgress > .milliseconds(200) {
+        lost = sent - done  // frames the kernel or the datapath dropped: never coming
+        lastProgress = .now
+      }
+      if sent - done - lost < 768 {
+        for _ in 0..<256 {
+          let n = sent
+          injector.send(
+            benchFrame(
+              sourceMAC: vmA, destinationMAC: vmB, source: IPv4Address(10, 78, 0, 1),
+              destination: IPv4Address(10, 78, 0, 2), sourcePort: UInt16(1024 + n % 60_000),
+              destinationPort: UInt16(1 + n / 60_000)))
+          sent += 1
+        }
+      } else {
+        usleep(100)
+      }
+    }
+    return (sent, installedBefore)
   }
 }

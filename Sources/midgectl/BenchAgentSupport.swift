@@ -33,7 +33,7 @@ struct BenchVeth {
 
 /// Writes frames into an interface with AF_PACKET, as a VM would send them. The socket
 /// is bound to the interface with protocol 0, so it receives nothing.
-final class FrameInjector {
+final class FrameInjector: Sendable {
   let descriptor: Int32
 
   init(interface: String) throws {

@@ -33,6 +33,13 @@ int midge_dp_interface_flags(int fd, const char *name, int *flags);
 /// ETH_P_ALL in network byte order, for socket(2) and sockaddr_ll.
 unsigned short midge_dp_eth_p_all_be(void);
 
+/// sched_setaffinity(2): pins thread `tid` (0: the caller) to the `count` CPUs in `cpus`.
+int midge_dp_set_affinity(int tid, const int *cpus, int count);
+
+/// sched_getaffinity(2) of the caller: stores up to `capacity` CPU numbers in `cpus` and
+/// returns how many, or -1 with errno set.
+int midge_dp_get_affinity(int *cpus, int capacity);
+
 /// Asks the CPU to start loading the cache line at `address` for writing, so that a
 /// batch of flow-table probes waits for memory once rather than once per packet.
 static inline void midge_dp_prefetch(const void *address) {
