@@ -28,10 +28,13 @@ import Packets
 //
 // Batches. With 100,000 flows the index and the records are far larger than the caches,
 // so one lookup waits for memory two or three times (~150 ns here). `lookupBatch` takes
-// a receive batch's keys (up to 64) and works in three passes: prefetch every key's home
-// index cell; read those cells and prefetch the records whose fingerprints match; then
-// probe and count the hits, now mostly from cache. The waits overlap, about 40 ns per
-// lookup instead of 150. The packet loop looks up every batch this way.
+// a receive batch's keys (up to 64) and pipelines them: while it probes key i it has
+// asked for the home index cell of key i + 16 and for the record that cell's fingerprint
+// points at for key i + 8, so a steady stream of cache-line requests is in flight
+// instead of one wait per probe; the hits are counted in a second pass over records
+// then in cache. About 45 ns per lookup instead of 150 (three passes over the whole
+// batch — all cells, then all records, then the probes — gave ~65: bursts of 64 requests
+// overflow the core's outstanding-miss slots). The packet loop looks up every batch so.
 //
 // Tags. An index tag → [slot, generation] lists the flows that depend on each tag, so
 // invalidating one device touches only its flows. When a flow goes for another reason,
