@@ -278,12 +278,13 @@ struct BenchAgent: AsyncParsableCommand {
       let injector = try FrameInjector(interface: sender.injectSide)
       let metrics = agent.metrics
       let simulationsBefore = metrics.simulations.load(ordering: .relaxed)
+      // The sender's CPUs are read before pinning narrows this thread's own set.
+      let senderCPUs = agentCPU.map { cpu in CPUAffinity.online().filter { $0 != cpu } }
       var pinning = ""
       if let agentCPU {
         try CPUAffinity.pinProcess(to: [agentCPU])
-        pinning = ", agent on CPU \(agentCPU), sender on the others"
+        pinning = ", agent on CPU \(agentCPU), sender on CPUs \(senderCPUs ?? [])"
       }
-      let senderCPUs = agentCPU.map { cpu in CPUAffinity.online().filter { $0 != cpu } }
       let target = newFlows
       let began = ContinuousClock.now
       let sent = await withCheckedContinuation { continuation in
