@@ -118,6 +118,7 @@ extension Agent {
     usedTagsSinceSweep = []
     for flow in flows { live.formUnion(flow.entry.tags) }
     let now = ContinuousClock.now
+    absentUntil = absentUntil.filter { $0.value > now }
     let idle = Duration.milliseconds(configuration.topologyIdleTimeout * 1000)
     var evicted: [ObjectRef] = []
     for (ref, interest) in interests where !interest.pinned && interest.loaded {
