@@ -153,6 +153,14 @@ extension Transaction {
         }
       }
     }
+    // A kept member of a tunnel zone keeps its endpoint too (agents publish their own;
+    // a file that does not name the host must not take its tunnel away).
+    if var zone = result as? TunnelZone, let stored = current as? TunnelZone {
+      for host in zone.hostIds where zone.members[host] == nil {
+        zone.members[host] = stored.members[host]
+      }
+      result = zone
+    }
     return result
   }
 

@@ -84,6 +84,29 @@ struct ApplyTests {
     }
   }
 
+  @Test("re-applying a file keeps the tunnel endpoints agents published in its zones")
+  func agentEndpointsSurvive() async throws {
+    try await withStore("apply-endpoints") { store in
+      let desired = try TopologyFile.parse("tunnelZones:\n  - name: default\n")
+      try await store.apply(desired, prune: false)
+      // What an agent's registration does: its host, and its endpoint in the zone.
+      let zoneID = TopologyFile.id(.tunnelZone, "default")
+      let host = ID(name: "Host/hv-7")
+      let endpoint = TunnelZone.Endpoint(address: IPv4Address(0x7F00_0001), port: 6677)
+      try await store.transaction { tx in
+        try await tx.create(Host(id: host, name: "hv-7"))
+        var zone = try await tx.get(TunnelZone.self, zoneID)!
+        zone.members[host] = endpoint
+        zone.hostIds = [host]
+        try await tx.update(zone)
+      }
+      try await store.apply(desired, prune: false)
+      let zone = try await store.get(TunnelZone.self, zoneID)
+      #expect(zone.hostIds == [host])
+      #expect(zone.members[host] == endpoint, "the agent's endpoint was dropped")
+    }
+  }
+
   @Test("export then apply on an empty NSDB recreates the topology exactly")
   func exportRecreates() async throws {
     try await withStore("export-src") { source in
