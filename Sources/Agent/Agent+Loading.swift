@@ -109,8 +109,11 @@ extension Agent {
   /// Drops objects not pinned that neither a flow nor a simulation used for
   /// `topologyIdleTimeout`. A flow uses an object when it carries one of the tags a
   /// change of the object would invalidate.
+  ///
+  /// No sweep while packets wait for topology: the objects their paths are being loaded
+  /// for have not been used yet, and dropping them would make those packets wait again.
   func sweepTopology() async {
-    guard topologyReady, !sweepingTopology, let datapath else { return }
+    guard topologyReady, !sweepingTopology, pending.isEmpty, let datapath else { return }
     sweepingTopology = true
     defer { sweepingTopology = false }
     let flows = await datapath.dump()

@@ -198,12 +198,20 @@ final class K8sWorld: @unchecked Sendable {
   /// `port`; whether it arrived whole.
   func tcp(_ from: String, to server: String, address: String, port: UInt16) async -> Bool {
     let transfer = TCPTransfer(size: 64 << 10)
-    guard
-      let result = try? await transfer.run(
+    do {
+      let result = try await transfer.run(
         server: pod(server).netns, client: pod(from).netns, address: address,
         port: port, timeout: .seconds(4))
-    else { return false }
-    return result.intact
+      if !result.intact {
+        logger.warning(
+          "tcp transfer incomplete",
+          metadata: ["bytes": "\(result.bytes)", "error": "\(result.error ?? "-")"])
+      }
+      return result.intact
+    } catch {
+      logger.warning("tcp transfer failed", metadata: ["error": "\(error)"])
+      return false
+    }
   }
 
   func cleanUp() {
@@ -214,7 +222,12 @@ final class K8sWorld: @unchecked Sendable {
       runCommand(["ip", "link", "del", vm.interface])
       runCommand(["ip", "netns", "del", vm.netns])
     }
-    try? FileManager.default.removeItem(atPath: directory)
+    // MIDGE_TEST_KEEP=1 keeps the agents' logs for a look after a failure.
+    if ProcessInfo.processInfo.environment["MIDGE_TEST_KEEP"] == nil {
+      try? FileManager.default.removeItem(atPath: directory)
+    } else {
+      logger.warning("kept the world's files", metadata: ["directory": "\(directory)"])
+    }
   }
 }
 

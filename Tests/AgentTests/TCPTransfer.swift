@@ -14,6 +14,7 @@ final class TCPTransfer: @unchecked Sendable {
   private var receivedHash: UInt64 = 0xCBF2_9CE4_8422_2325
   private var finished = false
   private var failure: String?
+  private var listenerClosed = false
 
   init(size: Int) {
     var state: UInt64 = 0x9E37_79B9
@@ -41,9 +42,19 @@ final class TCPTransfer: @unchecked Sendable {
     var local = sockaddr_in()
     local.sin_family = sa_family_t(AF_INET)
     local.sin_port = port.bigEndian
-    guard bindSocket(listener, &local), listen(listener, 1) == 0 else {
+    // A socket of the previous transfer on this port can linger for a moment (its last
+    // ACK crosses the agents); wait for it rather than fail, at most two seconds.
+    var bound = bindSocket(listener, &local)
+    var bindError = bound ? 0 : errno
+    for _ in 0..<40 where !bound && bindError == EADDRINUSE {
+      try? await Task.sleep(for: .milliseconds(50))
+      bound = bindSocket(listener, &local)
+      bindError = bound ? 0 : errno
+    }
+    guard bound, listen(listener, 1) == 0 else {
+      let error = bound ? errno : bindError
       close(listener)
-      throw HarnessError("bind/listen in \(server): \(errno)")
+      throw HarnessError("bind/listen in \(server) port \(port): errno \(error)")
     }
     let sender = try NetworkNamespace.withNamespace(client) {
       socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -52,21 +63,31 @@ final class TCPTransfer: @unchecked Sendable {
     setTimeouts(listener, seconds)
     setTimeouts(sender, seconds)
     let receiver = Thread { [self] in
-      defer { close(listener) }
-      let connection = accept(listener, nil, nil)
-      guard connection >= 0 else { return finish(error: "accept: \(errno)") }
-      defer { close(connection) }
-      setTimeouts(connection, seconds)
-      var buffer = [UInt8](repeating: 0, count: 1 << 16)
-      while true {
-        let count = buffer.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
-        if count == 0 { return finish(error: nil) }
-        if count < 0 { return finish(error: "recv: \(errno)") }
-        lock.withLock {
-          receivedCount += count
-          Self.hash(buffer[0..<count], into: &receivedHash)
+      // The sockets are closed before the transfer counts as finished, so the next
+      // transfer on the same port never finds this listener still bound.
+      let outcome: String? = {
+        let connection = accept(listener, nil, nil)
+        guard connection >= 0 else { return "accept: \(errno)" }
+        defer { close(connection) }
+        setTimeouts(connection, seconds)
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+          let count = buffer.withUnsafeMutableBytes {
+            recv(connection, $0.baseAddress, $0.count, 0)
+          }
+          if count == 0 { return nil }
+          if count < 0 { return "recv: \(errno)" }
+          lock.withLock {
+            receivedCount += count
+            Self.hash(buffer[0..<count], into: &receivedHash)
+          }
         }
+      }()
+      lock.withLock {
+        close(listener)
+        listenerClosed = true
       }
+      finish(error: outcome)
     }
     receiver.start()
     let target = address
@@ -98,6 +119,16 @@ final class TCPTransfer: @unchecked Sendable {
     let deadline = ContinuousClock.now + timeout + .seconds(2)
     while ContinuousClock.now < deadline && !lock.withLock({ finished }) {
       try? await Task.sleep(for: .milliseconds(20))
+    }
+    // A receiver still waiting in accept (the connection never came) is woken, and the
+    // port is free again before this returns. Under the lock: the receiver closes the
+    // descriptor under it too, so the shutdown never reaches a reused descriptor.
+    lock.withLock {
+      if !listenerClosed { _ = shutdown(listener, Int32(SHUT_RDWR)) }
+    }
+    let closeDeadline = ContinuousClock.now + .seconds(2)
+    while ContinuousClock.now < closeDeadline && !lock.withLock({ listenerClosed }) {
+      try? await Task.sleep(for: .milliseconds(10))
     }
     var expected: UInt64 = 0xCBF2_9CE4_8422_2325
     Self.hash(sent, into: &expected)

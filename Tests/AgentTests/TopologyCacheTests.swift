@@ -25,7 +25,7 @@ struct TopologyCacheTests {
   func onDemand() async throws {
     let world = try AgentWorld(
       zookeeper: try await ZooKeeperServer.shared(),
-      agentArguments: ["--topology-idle-timeout", "1.5", "--flow-idle-timeout", "1"])
+      agentArguments: ["--topology-idle-timeout", "3", "--flow-idle-timeout", "1"])
     defer { world.cleanUp() }
     try await world.start()
 
