@@ -46,8 +46,8 @@
 // Misses. A miss is simulated at once. `.forward` and `.drop` install a flow with the
 // result's tags; `.consumed` (ARP, echo to a router) releases the parked packets
 // without a flow; `.awaitingARP` and `.notYet` keep the packet pending and simulate it
-// again when the ARP entry or any topology change arrives, or drop it after
-// `pendingTimeout`. Generated packets (ARP replies and requests, ICMP errors) leave
+// again when the ARP entry arrives, or as soon as a burst of loaded objects has been
+// applied (`.retryPending`), or drop it after `pendingTimeout`. Generated packets (ARP replies and requests, ICMP errors) leave
 // through a local port, a tunnel, or — for an interior port — the peer device, which is
 // simulated in turn (bounded depth).
 
