@@ -58,13 +58,7 @@ extension Agent {
     guard interests[ref] != nil else { return }
     interests[ref]?.loaded = true
     applyTopology(.upsert(object))
-    // What simulations of the object will need at once: the peer of a port (so a bridge
-    // knows the MAC and address of the router port linked to it) and a bridge's DHCP
-    // subnets (its static hosts answer ARP).
-    if let port = object as? Topology.Port, let peer = port.peerId { want(ObjectRef(.port, peer)) }
-    if let bridge = object as? Bridge {
-      for dhcp in bridge.dhcpIds { want(ObjectRef(.dhcp, dhcp)) }
-    }
+    for dependency in TopologyDependencies.needed(by: object) { want(dependency) }
     if ref == ObjectRef(.host, hostID) { updatePinned() }
     checkTopologyReady()
     postPendingRetry()
