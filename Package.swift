@@ -26,6 +26,8 @@ let package = Package(
     .library(name: "Simulation", targets: ["Simulation"]),
     .library(name: "Datapath", targets: ["Datapath"]),
     .library(name: "Agent", targets: ["Agent"]),
+    .library(name: "TopologyFile", targets: ["TopologyFile"]),
+    .library(name: "Kubernetes", targets: ["Kubernetes"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
