@@ -13,30 +13,52 @@ public struct TraceRequest: Sendable, Hashable {
   public var destination: Packets.IPv4Address
   public var destinationPort: UInt16
 
+  /// Parses an operator's packet description. Any string is safe: what does not
+  /// describe a packet is a ``TraceRequestError`` naming the part that is wrong.
   public init(parsing text: String) throws(TraceRequestError) {
+    let example = "\"tcp 10.0.0.2:1234 > 10.0.1.5:80\" (tcp, udp or icmp)"
     let words = text.split(whereSeparator: \.isWhitespace).map(String.init)
-    guard words.count == 4, words[2] == ">", let proto = Proto(rawValue: words[0].lowercased())
-    else {
+    guard words.count == 4, words[2] == ">" else {
       throw TraceRequestError(
-        "'\(text)' is not a packet like \"tcp 10.0.0.2:1234 > 10.0.1.5:80\" (tcp, udp or icmp)")
+        .notAPacket, "'\(text)' is not a packet like \(example)")
     }
-    func endpoint(_ word: String) throws(TraceRequestError) -> (Packets.IPv4Address, UInt16) {
-      let parts = word.split(separator: ":", maxSplits: 1).map(String.init)
-      guard let address = Packets.IPv4Address(parts[0]) else {
-        throw TraceRequestError("'\(parts[0])' is not an IPv4 address")
-      }
-      guard parts.count == 2 else {
-        if proto == .icmp { return (address, 0) }
-        throw TraceRequestError("'\(word)' needs a port for \(proto.rawValue)")
-      }
-      guard let port = UInt16(parts[1]) else {
-        throw TraceRequestError("'\(parts[1])' is not a port")
-      }
-      return (address, port)
+    guard let proto = Proto(rawValue: words[0].lowercased()) else {
+      throw TraceRequestError(
+        .unknownProtocol, "'\(words[0])' is not a protocol: use tcp, udp or icmp")
     }
     self.proto = proto
-    (source, sourcePort) = try endpoint(words[1])
-    (destination, destinationPort) = try endpoint(words[3])
+    (source, sourcePort) = try Self.endpoint(words[1], proto: proto)
+    (destination, destinationPort) = try Self.endpoint(words[3], proto: proto)
+  }
+
+  /// `a.b.c.d:port` (tcp, udp) or `a.b.c.d` (icmp).
+  static func endpoint(_ word: String, proto: Proto) throws(TraceRequestError) -> (
+    Packets.IPv4Address, UInt16
+  ) {
+    let colon = word.firstIndex(of: ":")
+    let addressText = colon.map { String(word[..<$0]) } ?? word
+    let portText = colon.map { String(word[word.index(after: $0)...]) }
+    guard !addressText.isEmpty else {
+      throw TraceRequestError(.badAddress, "'\(word)' has no address before the port")
+    }
+    guard let address = Packets.IPv4Address(addressText) else {
+      throw TraceRequestError(.badAddress, "'\(addressText)' is not an IPv4 address")
+    }
+    guard let portText else {
+      if proto == .icmp { return (address, 0) }
+      throw TraceRequestError(
+        .missingPort, "'\(word)' needs a port for \(proto.rawValue), like \(address):80")
+    }
+    guard proto != .icmp else {
+      throw TraceRequestError(.badPort, "'\(word)': icmp has no ports; write just the address")
+    }
+    guard !portText.isEmpty, portText.utf8.count <= 5,
+      portText.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+      let port = UInt16(portText)
+    else {
+      throw TraceRequestError(.badPort, "'\(portText)' in '\(word)' is not a port (0...65535)")
+    }
+    return (address, port)
   }
 
   /// The first packet of the connection as an Ethernet frame.
@@ -64,8 +86,28 @@ public struct TraceRequest: Sendable, Hashable {
 }
 
 public struct TraceRequestError: Error, CustomStringConvertible, Sendable {
-  public var description: String
-  public init(_ description: String) { self.description = description }
+  public enum Code: Sendable, Hashable {
+    /// Not four words `PROTO SOURCE > DESTINATION`.
+    case notAPacket
+    case unknownProtocol
+    case badAddress
+    /// tcp or udp without a port.
+    case missingPort
+    /// Not a number 0...65535, or a port on icmp.
+    case badPort
+  }
+
+  public var code: Code
+  public var message: String
+  public var cause: (any Error)?
+
+  public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+    self.code = code
+    self.message = message
+    self.cause = cause
+  }
+
+  public var description: String { cause.map { "\(message): \($0)" } ?? message }
 }
 
 /// Runs one traced simulation for an operator: picks the MACs a VM would use

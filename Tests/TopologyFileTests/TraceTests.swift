@@ -84,4 +84,43 @@ struct TraceTests {
       #expect(throws: TraceRequestError.self) { try TraceRequest(parsing: text) }
     }
   }
+
+  @Test("hostile packet strings never trap: each is an error naming what is wrong")
+  func hostileRequests() {
+    let cases: [(String, TraceRequestError.Code, String)] = [
+      ("tcp : > 10.77.1.3:80", .badAddress, "no address"),
+      ("tcp :80 > 10.77.1.3:80", .badAddress, "no address"),
+      ("tcp 10.0.0.1: > 10.77.1.3:80", .badPort, "is not a port"),
+      ("tcp 10.0.0.1:: > 10.77.1.3:80", .badPort, "is not a port"),
+      ("tcp 10.0.0.1:65536 > 10.77.1.3:80", .badPort, "is not a port"),
+      ("tcp 10.0.0.1:-1 > 10.77.1.3:80", .badPort, "is not a port"),
+      ("tcp 10.0.0.1:+80 > 10.77.1.3:80", .badPort, "is not a port"),
+      ("udp 10.0.0.1:1 > :", .badAddress, "no address"),
+      ("udp 10.0.0.1:1 > 10.0.0.2", .missingPort, "needs a port"),
+      ("icmp 10.0.0.1:7 > 10.0.0.2", .badPort, "icmp has no ports"),
+      ("tcp 1.2.3 > 10.0.0.2:80", .badAddress, "is not an IPv4 address"),
+      ("tcp 10.0.0.1:1 < 10.0.0.2:80", .notAPacket, "is not a packet"),
+      ("tcp > > >", .badAddress, "is not an IPv4 address"),
+      ("", .notAPacket, "is not a packet"),
+      (":", .notAPacket, "is not a packet"),
+      (">", .notAPacket, "is not a packet"),
+      ("   ", .notAPacket, "is not a packet"),
+      ("\u{0}\u{0} \u{0} > \u{0}", .unknownProtocol, "is not a protocol"),
+      ("tcp \u{FF10}.0.0.1:1 > 10.0.0.2:80", .badAddress, "is not an IPv4 address"),
+      ("tcp 10.0.0.1:\u{0661} > 10.0.0.2:80", .badPort, "is not a port"),
+    ]
+    for (text, code, words) in cases {
+      do {
+        let request = try TraceRequest(parsing: text)
+        Issue.record("'\(text)' parsed as \(request)")
+      } catch {
+        #expect(error.code == code, "'\(text)': \(error)")
+        #expect(error.description.contains(words), "'\(text)': \(error)")
+      }
+    }
+    // The well-formed ones still parse.
+    #expect(
+      (try? TraceRequest(parsing: "TCP 10.0.0.1:0 > 10.0.0.2:65535"))?.destinationPort == 65535)
+    #expect((try? TraceRequest(parsing: "icmp 10.0.0.1 > 10.0.0.2"))?.proto == .icmp)
+  }
 }
