@@ -7,13 +7,14 @@ import Topology
 
 extension Agent {
   /// Starts the control API (and a separate metrics listener when configured).
-  func startControlServers() throws(AgentError) {
+  func startControlServers() async throws(AgentError) {
     let handler: @Sendable (ControlRequest) async -> ControlResponse = { [weak self] request in
       guard let self else { return ControlResponse(status: 503, body: "{}") }
       return await self.answer(request)
     }
     controlServers.append(
-      try ControlServer(address: configuration.controlAddress, logger: logger, handler: handler))
+      try await ControlServer.start(
+        address: configuration.controlAddress, logger: logger, handler: handler))
     if let metricsAddress = configuration.metricsAddress {
       let metricsOnly: @Sendable (ControlRequest) async -> ControlResponse = { request in
         guard request.path == "/metrics" else {
@@ -22,7 +23,8 @@ extension Agent {
         return await handler(request)
       }
       controlServers.append(
-        try ControlServer(address: metricsAddress, logger: logger, handler: metricsOnly))
+        try await ControlServer.start(address: metricsAddress, logger: logger, handler: metricsOnly)
+      )
     }
   }
 
@@ -37,6 +39,9 @@ extension Agent {
         "ready": isReady, "host": configuration.hostName, "hostId": hostID.description,
         "session": metrics.sessionState.load(ordering: .relaxed),
         "objects": snapshot.count, "attachedPorts": attached.count,
+        "corruptObjects": corruptObjects.keys.sorted().map { ref -> [String: String] in
+          ["type": ref.type.rawValue, "id": ref.id.description, "error": corruptObjects[ref] ?? ""]
+        },
       ])
     case "/metrics":
       return ControlResponse(

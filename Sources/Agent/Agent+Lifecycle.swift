@@ -82,7 +82,7 @@ extension Agent {
           events.yield(.tick)
         }
       })
-    try startControlServers()
+    try await startControlServers()
 
     let deadline = ContinuousClock.now + readyTimeout
     while !isReady && ContinuousClock.now < deadline {
@@ -152,7 +152,7 @@ extension Agent {
   /// then the datapath stops.
   public func stop() async {
     logger.info("agent stopping", metadata: ["agent.ports": "\(attached.count)"])
-    for server in controlServers { server.stop() }
+    for server in controlServers { await server.stop() }
     controlServers = []
     if let portState {
       for port in attached.keys.sorted() {
@@ -204,12 +204,7 @@ extension Agent {
     case .retryPending:
       pendingRetryPosted = false
       retryPendingTopology()
-    case .topologyCorrupt(let type, let id, let reason):
-      logger.info(
-        "skipping an undecodable topology object",
-        metadata: [
-          "agent.type": "\(type.rawValue)", "agent.id": "\(id)", "agent.error": "\(reason)",
-        ])
+    case .topologyCorrupt(let ref, let reason): applyCorrupt(ref, reason)
     case .misses(let misses): for miss in misses { handleMiss(miss) }
     case .datapath(let event): handleDatapathEvent(event)
     case .macTable(let bridge, let table): applyMACTable(bridge, table)

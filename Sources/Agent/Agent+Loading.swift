@@ -57,6 +57,10 @@ extension Agent {
     // An object evicted while its update was on the way is not brought back unobserved.
     guard interests[ref] != nil else { return }
     interests[ref]?.loaded = true
+    if corruptObjects.removeValue(forKey: ref) != nil {
+      metrics.corruptObjects.store(corruptObjects.count, ordering: .relaxed)
+      logger.info("topology object readable again", metadata: ["agent.object": "\(ref)"])
+    }
     applyTopology(.upsert(object))
     for dependency in TopologyDependencies.needed(by: object) { want(dependency) }
     if ref == ObjectRef(.host, hostID) { updatePinned() }
@@ -76,9 +80,32 @@ extension Agent {
     events.yield(.retryPending)
   }
 
+  /// An observed object's stored bytes cannot be decoded. The agent goes on with its last
+  /// good copy (or without the object), reports it at `/health` and in a metric, and
+  /// takes the repair when it comes. It counts as settled for readiness: one bad object
+  /// must not keep every other port of the host from being served.
+  func applyCorrupt(_ ref: ObjectRef, _ reason: String) {
+    guard interests[ref] != nil else { return }
+    interests[ref]?.loaded = true
+    if corruptObjects.updateValue(reason, forKey: ref) == nil {
+      logger.info(
+        "topology object cannot be decoded; serving without it (or with its last good copy)",
+        metadata: [
+          "agent.object": "\(ref)", "agent.error": "\(reason)",
+          "agent.last_good_copy": "\(snapshot.object(ref.type, ref.id) != nil)",
+        ])
+    }
+    metrics.corruptObjects.store(corruptObjects.count, ordering: .relaxed)
+    checkTopologyReady()
+    postPendingRetry()
+  }
+
   /// An observed object is gone from the NSDB (deleted, or it never existed).
   func applyAbsent(_ ref: ObjectRef) {
     interests[ref] = nil
+    if corruptObjects.removeValue(forKey: ref) != nil {
+      metrics.corruptObjects.store(corruptObjects.count, ordering: .relaxed)
+    }
     absentUntil[ref] = .now + .seconds(1)
     if snapshot.object(ref.type, ref.id) != nil { applyTopology(.delete(ref.type, ref.id)) }
     checkTopologyReady()
@@ -132,9 +159,11 @@ extension Agent {
     guard !evicted.isEmpty else { return }
     for ref in evicted {
       interests.removeValue(forKey: ref)?.task.cancel()
+      corruptObjects[ref] = nil
       if snapshot.object(ref.type, ref.id) != nil { applyTopology(.delete(ref.type, ref.id)) }
     }
     metrics.topologyEvictions.add(UInt64(evicted.count), ordering: .relaxed)
+    metrics.corruptObjects.store(corruptObjects.count, ordering: .relaxed)
     logger.debug("dropped unused topology objects", metadata: ["agent.objects": "\(evicted.count)"])
   }
 
@@ -181,6 +210,9 @@ extension Agent {
               }
               primed = true
               events.yield(.topology(.upsert(object)))
+            case .corrupt(let error):
+              // The last good copy (if any) stays in use; a repair arrives as a value.
+              events.yield(.topologyCorrupt(ref, "\(error)"))
             case .deleted:
               events.yield(.topologyAbsent(ref))
               return
@@ -190,11 +222,6 @@ extension Agent {
         } catch let error as NSDBError where error.code == .notFound {
           events.yield(.topologyAbsent(ref))
           return
-        } catch let error as NSDBError where error.code == .corrupt {
-          // Kept as it was (or not loaded); asked for again after a pause.
-          events.yield(.topologyCorrupt(T.modelType, id, "\(error)"))
-          try? await Task.sleep(for: .seconds(2))
-          continue
         } catch {
           if Task.isCancelled { return }
           logger.debug(

@@ -86,6 +86,8 @@ public actor Agent {
   var view = SimulationView(topology: TopologySnapshot())
   var viewIsStale = false
   var interests: [ObjectRef: Interest] = [:]
+  /// Observed objects whose stored bytes cannot be decoded, and why.
+  var corruptObjects: [ObjectRef: String] = [:]
   var absentUntil: [ObjectRef: ContinuousClock.Instant] = [:]
   var topologyReady = false
   var usedTagsSinceSweep = Set<DatapathFlowTag>()

@@ -27,7 +27,8 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
   public var tunnelPort: UInt16 = 6677
   /// trace, debug, info, notice, warning, error or critical.
   public var logLevel: String = "info"
-  /// The control API (HTTP, loopback only): flows, topology, trace, and `/metrics`.
+  /// The control API (HTTP, a loopback address only, 127.0.0.0/8): health, flows,
+  /// topology, trace, and `/metrics`.
   public var controlAddress: String = "127.0.0.1:7780"
   /// A second listener for `/metrics` alone; nil: the control API serves them.
   public var metricsAddress: String?
@@ -124,6 +125,14 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
         throw AgentError(.configuration, "'\(address)' is not ADDRESS:PORT")
       }
     }
+    // The control API shows flows and topology and runs traces, without authentication:
+    // it must not be reachable from the network. Metrics alone may be (`metricsAddress`).
+    if let (address, _) = Self.hostPort(controlAddress), address >> 24 != 127 {
+      throw AgentError(
+        .configuration,
+        "controlAddress '\(controlAddress)' must be a loopback address (127.0.0.0/8); "
+          + "use metricsAddress to expose /metrics to a scraper")
+    }
     guard flowIdleTimeout > 0, pendingTimeout > 0, interfacePollInterval > 0, macRetention > 0,
       topologyIdleTimeout > 0
     else {
@@ -142,6 +151,11 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
       value = value << 8 | UInt32(byte)
     }
     return value
+  }
+
+  /// A host-order address as "a.b.c.d".
+  static func dottedQuad(_ address: UInt32) -> String {
+    "\(address >> 24).\(address >> 16 & 0xFF).\(address >> 8 & 0xFF).\(address & 0xFF)"
   }
 
   /// "a.b.c.d:port" split, with the address checked.

@@ -12,7 +12,8 @@ enum AgentEvent: Sendable {
   case topologyAbsent(ObjectRef)
   /// Simulate again the packets waiting for topology (posted once per burst of loads).
   case retryPending
-  case topologyCorrupt(ModelType, ID, String)
+  /// An observed object's bytes cannot be decoded (the reason).
+  case topologyCorrupt(ObjectRef, String)
   /// The new misses of one datapath receive batch.
   case misses([DatapathMiss])
   case datapath(DatapathEvent)

@@ -25,6 +25,7 @@ public final class AgentMetrics: Sendable {
   public let topologyObjects = Atomic<Int>(0)
   public let topologyLoads = Atomic<UInt64>(0)
   public let topologyEvictions = Atomic<UInt64>(0)
+  public let corruptObjects = Atomic<Int>(0)
 
   public init() {}
 
@@ -86,6 +87,10 @@ public final class AgentMetrics: Sendable {
       "midge_agent_topology_evictions_total", "counter",
       "Topology objects dropped from the local copy after going unused.",
       "\(topologyEvictions.load(ordering: .relaxed))")
+    metric(
+      "midge_agent_topology_corrupt_objects", "gauge",
+      "Observed topology objects whose stored bytes cannot be decoded (see /health).",
+      "\(corruptObjects.load(ordering: .relaxed))")
     let ports = datapath.keys.sorted()
     let totals = ports.reduce(into: (hits: UInt64(0), misses: UInt64(0))) { sums, port in
       sums.hits += datapath[port]!.hits

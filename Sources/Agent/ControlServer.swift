@@ -1,180 +1,248 @@
-import Dispatch
-import Foundation
-import Glibc
 import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 
-/// A request to the control API: `GET /path?query`.
-public struct ControlRequest: Sendable {
-  public var path: String
-  public var query: [String: String]
-}
-
-/// A control API answer.
-public struct ControlResponse: Sendable {
-  public var status: Int
-  public var contentType: String
-  public var body: String
-
-  public init(status: Int = 200, contentType: String = "application/json", body: String) {
-    self.status = status
-    self.contentType = contentType
-    self.body = body
-  }
-}
-
-/// A deliberately small HTTP/1.0 server for the agent's control API and metrics.
+/// The HTTP server of the agent's control API and metrics, on SwiftNIO.
 ///
-/// Why not SwiftNIO or Hummingbird: the API is a handful of GETs from an operator's
-/// `curl` and a Prometheus scraper, on loopback; one thread with blocking sockets does
-/// that in a page of code, and keeps the agent's build and dependency set small. Each
-/// connection carries one request (`Connection: close`), read with a 2 s timeout so a
-/// stuck client cannot hold the thread for long. The handler runs as a task; the accept
-/// thread waits for it, so requests are answered one at a time — the control API is not a
-/// data path.
+/// The control API is how an operator and a Prometheus scraper look into a running
+/// agent, so it must stay available however its clients behave: a client that trickles
+/// bytes, a thousand idle connections, or garbage must never hold up `/health`, and
+/// nothing a client sends may crash the agent. Hence:
+/// - requests are served concurrently, on one event loop thread of the server's own;
+/// - a connection carries one request (`Connection: close`), which must arrive whole
+///   within ``Limits/requestTimeout`` and within ``Limits/maxRequestBytes`` (head and
+///   body together), or the connection is answered 408 or 431 and closed;
+/// - at most ``Limits/maxConnections`` connections are open: one more closes the oldest
+///   connection whose request has not arrived yet, so a flood of idle connections
+///   cannot lock an operator out;
+/// - only `GET` is served; HTTP parsing is NIO's, the query parsing
+///   (``ControlRequest/init(target:)``) cannot fail.
 public final class ControlServer: Sendable {
+  /// What bounds the server's resources.
+  public struct Limits: Sendable, Hashable {
+    /// Open connections at most (each costs a file descriptor and a few KiB).
+    public var maxConnections = 512
+    /// Bytes a request may have, its head and any body together.
+    public var maxRequestBytes = 16 * 1024
+    /// How long a connection may take to deliver its whole request.
+    public var requestTimeout: TimeAmount = .seconds(5)
+
+    public init() {}
+  }
+
+  /// The address and port the server listens on (`127.0.0.1:7780`).
+  public let address: String
   public let port: UInt16
-  private let socket: Int32
+  private let channel: any Channel
+  private let group: MultiThreadedEventLoopGroup
+
+  private init(
+    address: String, port: UInt16, channel: any Channel, group: MultiThreadedEventLoopGroup
+  ) {
+    self.address = address
+    self.port = port
+    self.channel = channel
+    self.group = group
+  }
 
   /// Listens on `address` (ADDRESS:PORT; port 0 picks one) and serves `handler`.
-  public init(
-    address: String, logger: Logger,
+  public static func start(
+    address: String, limits: Limits = Limits(), logger: Logger,
     handler: @escaping @Sendable (ControlRequest) async -> ControlResponse
-  ) throws(AgentError) {
+  ) async throws(AgentError) -> ControlServer {
     guard let (ip, port) = AgentConfiguration.hostPort(address) else {
       throw AgentError(.control, "'\(address)' is not ADDRESS:PORT")
     }
-    let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else {
-      throw AgentError(.control, "socket: \(String(cString: strerror(errno)))")
-    }
-    var one: Int32 = 1
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-    var sin = sockaddr_in()
-    sin.sin_family = sa_family_t(AF_INET)
-    sin.sin_port = port.bigEndian
-    sin.sin_addr.s_addr = ip.bigEndian
-    let bound = withUnsafePointer(to: &sin) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    guard bound == 0, listen(fd, 16) == 0 else {
-      let reason = String(cString: strerror(errno))
-      close(fd)
-      throw AgentError(.control, "cannot listen on \(address): \(reason)")
-    }
-    var actual = sockaddr_in()
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &actual) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    self.port = UInt16(bigEndian: actual.sin_port)
-    self.socket = fd
-    let thread = Thread {
-      while true {
-        let client = accept(fd, nil, nil)
-        if client < 0 {
-          if errno == EINTR { continue }
-          return  // the listening socket was shut down
+    let host = AgentConfiguration.dottedQuad(ip)
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let tracker = ConnectionTracker(limit: limits.maxConnections)
+    let bootstrap = ServerBootstrap(group: group)
+      .serverChannelOption(.backlog, value: 256)
+      .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+      .childChannelInitializer { channel in
+        channel.eventLoop.makeCompletedFuture {
+          let operations = channel.pipeline.syncOperations
+          try operations.configureHTTPServerPipeline(withPipeliningAssistance: false)
+          try operations.addHandler(
+            RequestSizeLimit(limit: limits.maxRequestBytes), position: .first)
+          try operations.addHandler(
+            ControlHTTPHandler(
+              handler: handler, timeout: limits.requestTimeout, tracker: tracker))
+          tracker.opened(channel)
         }
-        Self.serve(client, handler: handler, logger: logger)
-        close(client)
       }
+    let channel: any Channel
+    do {
+      channel = try await bootstrap.bind(host: host, port: Int(port)).get()
+    } catch {
+      try? await group.shutdownGracefully()
+      throw AgentError(.control, "cannot listen on \(address)", cause: AgentError.Described(error))
     }
-    thread.name = "midge-control"
-    thread.start()
-    logger.info("control API listening", metadata: ["agent.control": "127.0.0.1:\(self.port)"])
+    let actual = UInt16(channel.localAddress?.port ?? Int(port))
+    let server = ControlServer(
+      address: "\(host):\(actual)", port: actual, channel: channel, group: group)
+    logger.info("control API listening", metadata: ["agent.control": "\(server.address)"])
+    return server
   }
 
-  /// Stops accepting; a request being served finishes.
-  public func stop() {
-    shutdown(socket, Int32(SHUT_RDWR))
-  }
-
-  deinit {
-    shutdown(socket, Int32(SHUT_RDWR))
-    close(socket)
-  }
-
-  private static func serve(
-    _ client: Int32, handler: @escaping @Sendable (ControlRequest) async -> ControlResponse,
-    logger: Logger
-  ) {
-    var timeout = timeval(tv_sec: 2, tv_usec: 0)
-    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var buffer = [UInt8](repeating: 0, count: 8192)
-    var received = 0
-    while received < buffer.count {
-      let n = buffer.withUnsafeMutableBytes {
-        recv(client, $0.baseAddress! + received, $0.count - received, 0)
-      }
-      if n <= 0 { break }
-      received += n
-      if buffer[..<received].contains(10) { break }  // the request line is complete
-    }
-    let text = String(decoding: buffer[..<received], as: UTF8.self)
-    let response: ControlResponse
-    if let request = parse(text) {
-      let box = ResponseBox()
-      let done = DispatchSemaphore(value: 0)
-      Task {
-        box.set(await handler(request))
-        done.signal()
-      }
-      done.wait()
-      response = box.get()
-    } else {
-      response = ControlResponse(status: 400, contentType: "text/plain", body: "bad request\n")
-    }
-    let body = Array(response.body.utf8)
-    let head =
-      "HTTP/1.0 \(response.status) \(reason(response.status))\r\nContent-Type: \(response.contentType)\r\n"
-      + "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-    let bytes = Array(head.utf8) + body
-    var sent = 0
-    while sent < bytes.count {
-      let n = bytes.withUnsafeBytes {
-        send(client, $0.baseAddress! + sent, $0.count - sent, Int32(MSG_NOSIGNAL))
-      }
-      if n <= 0 { break }
-      sent += n
-    }
-  }
-
-  /// Parses "GET /path?a=b&c=d HTTP/1.x".
-  public static func parse(_ text: String) -> ControlRequest? {
-    guard let line = text.split(whereSeparator: \.isNewline).first else { return nil }
-    let parts = line.split(separator: " ")
-    guard parts.count >= 2, parts[0] == "GET" else { return nil }
-    let target = parts[1]
-    let pieces = target.split(separator: "?", maxSplits: 1)
-    var query: [String: String] = [:]
-    if pieces.count == 2 {
-      for pair in pieces[1].split(separator: "&") {
-        let kv = pair.split(separator: "=", maxSplits: 1)
-        let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
-        let raw = kv.count == 2 ? String(kv[1]).replacingOccurrences(of: "+", with: " ") : ""
-        query[key] = raw.removingPercentEncoding ?? raw
-      }
-    }
-    return ControlRequest(path: String(pieces[0]), query: query)
-  }
-
-  private static func reason(_ status: Int) -> String {
-    switch status {
-    case 200: return "OK"
-    case 400: return "Bad Request"
-    case 404: return "Not Found"
-    case 503: return "Service Unavailable"
-    default: return "Error"
-    }
+  /// Stops accepting and closes every connection; the event loop thread ends.
+  public func stop() async {
+    try? await channel.close()
+    try? await group.shutdownGracefully()
   }
 }
 
-/// Carries the handler's answer from its task to the accept thread.
-private final class ResponseBox: @unchecked Sendable {
-  private let lock = NSLock()
-  private var response = ControlResponse(status: 500, contentType: "text/plain", body: "")
-  func set(_ value: ControlResponse) { lock.withLock { response = value } }
-  func get() -> ControlResponse { lock.withLock { response } }
+/// Open connections in the order they came, and whether each has delivered its request.
+/// Confined to the server's one event loop thread (every channel of a server shares it).
+final class ConnectionTracker: @unchecked Sendable {
+  private let limit: Int
+  private var next: UInt64 = 0
+  private var waiting: [ObjectIdentifier: (order: UInt64, channel: any Channel)] = [:]
+  private var open = 0
+
+  init(limit: Int) { self.limit = limit }
+
+  /// A connection was accepted; past the limit, the oldest one still waiting for its
+  /// request is closed to make room.
+  func opened(_ channel: any Channel) {
+    channel.eventLoop.assertInEventLoop()
+    open += 1
+    next += 1
+    let key = ObjectIdentifier(channel)
+    waiting[key] = (next, channel)
+    channel.closeFuture.assumeIsolated().whenComplete { _ in
+      self.open -= 1
+      self.waiting[key] = nil
+    }
+    guard open > limit,
+      let oldest = waiting.min(by: { $0.value.order < $1.value.order })
+    else { return }
+    waiting[oldest.key] = nil
+    oldest.value.channel.close(promise: nil)
+  }
+
+  /// The connection's request has arrived: it is being answered and is not evicted.
+  func served(_ channel: any Channel) {
+    waiting[ObjectIdentifier(channel)] = nil
+  }
+}
+
+/// Closes a connection that sends more than `limit` bytes, answering 431 first. It sits
+/// in front of the HTTP decoder, so it bounds the head (which NIO would accept up to
+/// 80 KiB) and the body alike.
+final class RequestSizeLimit: ChannelInboundHandler, RemovableChannelHandler {
+  typealias InboundIn = ByteBuffer
+  typealias InboundOut = ByteBuffer
+  typealias OutboundOut = ByteBuffer
+
+  private let limit: Int
+  private var received = 0
+  private var tripped = false
+
+  init(limit: Int) { self.limit = limit }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    guard !tripped else { return }
+    let buffer = unwrapInboundIn(data)
+    received += buffer.readableBytes
+    guard received <= limit else {
+      tripped = true
+      let body = "request larger than \(limit) bytes\n"
+      let text =
+        "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain\r\n"
+        + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+      let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+      context.value.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text))).whenComplete { _ in
+        context.value.close(promise: nil)
+      }
+      return
+    }
+    context.fireChannelRead(data)
+  }
+}
+
+/// Serves one request per connection: waits for it whole (within the deadline), runs
+/// the handler as a task, writes the answer and closes.
+final class ControlHTTPHandler: ChannelInboundHandler {
+  typealias InboundIn = HTTPServerRequestPart
+  typealias OutboundOut = HTTPServerResponsePart
+
+  private let handler: @Sendable (ControlRequest) async -> ControlResponse
+  private let timeout: TimeAmount
+  private let tracker: ConnectionTracker
+  private var head: HTTPRequestHead?
+  private var deadline: Scheduled<Void>?
+  private var answered = false
+
+  init(
+    handler: @escaping @Sendable (ControlRequest) async -> ControlResponse, timeout: TimeAmount,
+    tracker: ConnectionTracker
+  ) {
+    self.handler = handler
+    self.timeout = timeout
+    self.tracker = tracker
+  }
+
+  func handlerAdded(context: ChannelHandlerContext) {
+    let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+    deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+      guard !answered else { return }
+      respond(
+        bound.value,
+        ControlResponse(
+          status: 408, contentType: "text/plain", body: "the request did not arrive in time\n"))
+    }
+  }
+
+  func handlerRemoved(context: ChannelHandlerContext) {
+    deadline?.cancel()
+  }
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    switch unwrapInboundIn(data) {
+    case .head(let head): self.head = head
+    case .body: break  // bounded by RequestSizeLimit; a GET has no use for it
+    case .end:
+      guard let head, !answered else { return }
+      deadline?.cancel()
+      tracker.served(context.channel)
+      guard head.method == .GET else {
+        respond(
+          context,
+          ControlResponse(status: 405, contentType: "text/plain", body: "only GET is served\n"))
+        return
+      }
+      let request = ControlRequest(target: head.uri)
+      let handler = handler
+      let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+      context.eventLoop.makeFutureWithTask { await handler(request) }.whenSuccess { response in
+        let (this, context) = bound.value
+        this.respond(context, response)
+      }
+    }
+  }
+
+  func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    context.close(promise: nil)
+  }
+
+  /// Writes `response` and closes the connection.
+  private func respond(_ context: ChannelHandlerContext, _ response: ControlResponse) {
+    guard !answered else { return }
+    answered = true
+    var headers = HTTPHeaders()
+    headers.add(name: "Content-Type", value: response.contentType)
+    headers.add(name: "Content-Length", value: "\(response.body.utf8.count)")
+    headers.add(name: "Connection", value: "close")
+    let head = HTTPResponseHead(
+      version: .http1_1, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+    context.write(wrapOutboundOut(.head(head)), promise: nil)
+    context.write(
+      wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: response.body)))), promise: nil)
+    let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+    context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+      bound.value.close(promise: nil)
+    }
+  }
 }

@@ -4,9 +4,10 @@ import ZooKeeper
 
 extension NSDBStore {
   /// One object: its current value first, then every change, then `.deleted`
-  /// (and the stream ends). Throws `.notFound` if it does not exist and
-  /// `.corrupt` if its bytes cannot be decoded. Observers of the same object
-  /// share one ZooKeeper watch; it survives reconnects and session expiry.
+  /// (and the stream ends). Throws `.notFound` if it does not exist. Bytes that
+  /// cannot be decoded arrive as `.corrupt` and observation goes on, so a repair
+  /// arrives as a value. Observers of the same object share one ZooKeeper watch;
+  /// it survives reconnects and session expiry.
   public func observe<T: WireCodable>(_ type: T.Type, _ id: ID)
     -> AsyncThrowingStream<ObjectUpdate<T>, any Error>
   {
@@ -71,6 +72,10 @@ extension NSDBStore {
                     switch update {
                     case .value(let value):
                       if value != seen { continuation.yield(.updated(value)) }
+                      seen = nil
+                      present = true
+                    case .corrupt(let error):
+                      continuation.yield(.failed(id, error))
                       seen = nil
                       present = true
                     case .deleted:

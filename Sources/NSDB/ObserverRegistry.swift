@@ -5,6 +5,10 @@ import ZooKeeper
 /// What an observer of one object sees.
 public enum ObjectUpdate<T: WireCodable>: Sendable {
   case value(T)
+  /// The stored bytes cannot be decoded (now, or from the start). Observation goes on: a
+  /// repair is delivered as `.value`. What to do meanwhile (keep the last good value,
+  /// report it) is the observer's choice.
+  case corrupt(NSDBError)
   /// The object was deleted; the stream ends after this.
   case deleted
 }
@@ -14,7 +18,7 @@ public enum ModelEvent<T: WireCodable>: Sendable {
   /// An object's current value (first, then after every change).
   case updated(T)
   case deleted(ID)
-  /// An object whose stored bytes cannot be decoded; it is skipped.
+  /// An object whose stored bytes cannot be decoded (skipped; a repair comes as `.updated`).
   case failed(ID, NSDBError)
   /// Every object that existed when observation started has been delivered.
   case ready
@@ -53,6 +57,8 @@ final class Hub<T: WireCodable>: AnyHub {
 
   struct State {
     var last: T?
+    /// Set while the stored bytes are undecodable; a new subscriber gets it, not `last`.
+    var corrupt: NSDBError?
     var subscribers: [UInt64: Continuation] = [:]
     var nextToken: UInt64 = 0
     var task: Task<Void, Never>?
@@ -83,7 +89,11 @@ final class Hub<T: WireCodable>: AnyHub {
       let token = state.nextToken
       state.nextToken += 1
       state.subscribers[token] = continuation
-      if let last = state.last { continuation.yield(.value(last)) }
+      if let corrupt = state.corrupt {
+        continuation.yield(.corrupt(corrupt))
+      } else if let last = state.last {
+        continuation.yield(.value(last))
+      }
       return token
     }
   }
@@ -113,11 +123,22 @@ final class Hub<T: WireCodable>: AnyHub {
           )
           return
         case .present(let data):
-          let value = try ModelCodec.decode(T.self, data.data, id: id)
           seen = true
+          let update: ObjectUpdate<T>
+          do {
+            update = .value(try ModelCodec.decode(T.self, data.data, id: id))
+          } catch {
+            update = .corrupt(error)
+          }
           state.withLock { state in
-            state.last = value
-            for subscriber in state.subscribers.values { subscriber.yield(.value(value)) }
+            switch update {
+            case .value(let value):
+              state.last = value
+              state.corrupt = nil
+            case .corrupt(let error): state.corrupt = error
+            case .deleted: break
+            }
+            for subscriber in state.subscribers.values { subscriber.yield(update) }
           }
         }
       }

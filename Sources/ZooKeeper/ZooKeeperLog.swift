@@ -6,9 +6,11 @@ import Synchronization
 ///
 /// The C log callback carries no context, so one process-wide logger receives
 /// every handle's lines; the most recently created client sets it. Nothing is
-/// written to stderr: every handle is created with this callback.
+/// written to stderr: every handle is created with this callback. Repeated lines
+/// (a retry loop while a server is down) are rate-limited per source location.
 enum ZooKeeperLog {
   private static let sink = Mutex<Logger?>(nil)
+  private static let limiter = Mutex(LogRateLimiter())
 
   static func install(_ logger: Logger) {
     sink.withLock { $0 = logger }
@@ -24,6 +26,10 @@ enum ZooKeeperLog {
   /// The library formats `time:pid(thread):ZOO_LEVEL@function@line: text`.
   static func emit(_ line: String) {
     guard let logger = sink.withLock({ $0 }) else { return }
+    let kind = LogRateLimiter.kind(of: line)
+    guard let suppressed = limiter.withLock({ $0.admit(kind, now: .now) }) else { return }
+    var metadata: Logger.Metadata = ["zk.source": "libzookeeper"]
+    if suppressed > 0 { metadata["zk.suppressed"] = "\(suppressed)" }
     let level: Logger.Level
     if line.contains("ZOO_ERROR@") || line.contains("ZOO_WARN@") {
       level = .info
@@ -32,7 +38,7 @@ enum ZooKeeperLog {
     } else {
       level = .trace
     }
-    logger.log(level: level, "\(line)", metadata: ["zk.source": "libzookeeper"])
+    logger.log(level: level, "\(line)", metadata: metadata)
   }
 
   static let callback: log_callback_fn = { message in

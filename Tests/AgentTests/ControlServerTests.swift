@@ -1,0 +1,183 @@
+import Agent
+import Foundation
+import Glibc
+import Logging
+import MidgeTestSupport
+import Testing
+
+/// The control API's HTTP server under hostile clients: it stays available and bounded.
+@Suite("Control API server: concurrency, limits and hostile clients", .serialized)
+struct ControlServerTests {
+  let logger = Logger(label: "control-server-test")
+
+  /// A server whose handler echoes the path and query it was given.
+  private func server(_ limits: ControlServer.Limits = ControlServer.Limits()) async throws
+    -> ControlServer
+  {
+    try await ControlServer.start(address: "127.0.0.1:0", limits: limits, logger: logger) {
+      request in
+      let query = request.query.keys.sorted().map { "\($0)=\(request.query[$0]!)" }
+      return ControlResponse(
+        contentType: "text/plain", body: "\(request.path) \(query.joined(separator: "&"))")
+    }
+  }
+
+  @Test("requests that crashed the old parser get an answer, and the server keeps serving")
+  func crashInputs() async throws {
+    let server = try await server()
+    defer { Task { await server.stop() } }
+    for target in [
+      "/health?=", "/health?&&=&", "/trace?port=vm1&packet=tcp+:+>+10.77.1.3:80", "/?",
+    ] {
+      let answer = try RawClient.exchange(port: server.port, "GET \(target) HTTP/1.0\r\n\r\n")
+      #expect(answer.status == 200, "\(target): \(answer.text)")
+    }
+    let answer = try RawClient.exchange(port: server.port, "GET /health?= HTTP/1.0\r\n\r\n")
+    #expect(answer.text.hasSuffix("/health "))
+  }
+
+  @Test("the server says the address it really listens on")
+  func address() async throws {
+    let server = try await ControlServer.start(
+      address: "127.0.0.2:0", logger: logger, handler: { _ in ControlResponse(body: "{}") })
+    defer { Task { await server.stop() } }
+    #expect(server.address == "127.0.0.2:\(server.port)")
+    await #expect(throws: AgentError.self) {
+      _ = try await ControlServer.start(
+        address: "127.0.0.1:\(server.port)x", logger: logger,
+        handler: { _ in ControlResponse(body: "") })
+    }
+  }
+
+  @Test("bad requests are refused with a status, not served or crashed on")
+  func badRequests() async throws {
+    let server = try await server()
+    defer { Task { await server.stop() } }
+    #expect(
+      try RawClient.exchange(
+        port: server.port, "POST /health HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+      ).status == 405)
+    #expect(try RawClient.exchange(port: server.port, "\u{01}\u{02} garbage\r\n\r\n").status == 400)
+    let huge = "GET /health HTTP/1.1\r\nX-Pad: \(String(repeating: "a", count: 20_000))\r\n\r\n"
+    #expect(try RawClient.exchange(port: server.port, huge).status == 431)
+    let body =
+      "GET /health HTTP/1.1\r\nContent-Length: 100000\r\n\r\n"
+      + String(repeating: "b", count: 30_000)
+    #expect(try RawClient.exchange(port: server.port, body).status == 431)
+    #expect(try RawClient.exchange(port: server.port, "GET /health HTTP/1.0\r\n\r\n").status == 200)
+  }
+
+  @Test("a client that trickles its request is cut off at the deadline without holding up others")
+  func slowClient() async throws {
+    var limits = ControlServer.Limits()
+    limits.requestTimeout = .seconds(1)
+    let server = try await server(limits)
+    defer { Task { await server.stop() } }
+    let slow = try RawClient.connect(port: server.port)
+    defer { close(slow) }
+    let start = ContinuousClock.now
+    // One byte, then the healthy client is served at once while the slow one dawdles.
+    _ = send(slow, "G", 1, Int32(MSG_NOSIGNAL))
+    let health = try RawClient.exchange(port: server.port, "GET /health HTTP/1.0\r\n\r\n")
+    #expect(health.status == 200)
+    #expect(
+      ContinuousClock.now - start < .milliseconds(900), "served before the slow client's deadline")
+    // A byte every 300 ms never completes the request: the deadline closes it with 408.
+    var text = ""
+    for byte in "ET /x".utf8 {
+      try await Task.sleep(for: .milliseconds(300))
+      var value = byte
+      if send(slow, &value, 1, Int32(MSG_NOSIGNAL)) <= 0 { break }
+    }
+    text = RawClient.readAll(slow, timeout: 3)
+    #expect(text.hasPrefix("HTTP/1.1 408"), "got: \(text.prefix(80))")
+    let elapsed = ContinuousClock.now - start
+    #expect(
+      elapsed >= .milliseconds(900) && elapsed < .seconds(4),
+      "closed at about the 1 s deadline: \(elapsed)")
+  }
+
+  @Test("/health answers within 100 ms while 1,000 idle connections are open")
+  func idleFlood() async throws {
+    let server = try await server()
+    defer { Task { await server.stop() } }
+    var idle: [Int32] = []
+    defer { for fd in idle { close(fd) } }
+    for _ in 0..<1000 { idle.append(try RawClient.connect(port: server.port)) }
+    // Each idle connection has been accepted (and the oldest beyond the limit closed).
+    try await Task.sleep(for: .milliseconds(200))
+    var latencies: [Duration] = []
+    for _ in 0..<10 {
+      let start = ContinuousClock.now
+      let answer = try RawClient.exchange(port: server.port, "GET /health HTTP/1.0\r\n\r\n")
+      latencies.append(ContinuousClock.now - start)
+      #expect(answer.status == 200)
+    }
+    latencies.sort()
+    #expect(latencies[latencies.count / 2] < .milliseconds(100), "latencies: \(latencies)")
+    // The server bounded itself: connections beyond its limit were closed, oldest first.
+    let first = RawClient.readAll(idle[0], timeout: 1)
+    #expect(first.isEmpty, "the oldest idle connection was closed without an answer")
+    #expect(RawClient.isClosed(idle[0]))
+    #expect(!RawClient.isClosed(idle[999]), "the newest idle connection is still open")
+  }
+}
+
+/// A blocking TCP client for hostile tests: raw bytes in, status and text out.
+enum RawClient {
+  struct Answer {
+    var status: Int?
+    var text: String
+  }
+
+  static func connect(port: UInt16) throws -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw HarnessError("socket: \(errno)") }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    guard connected == 0 else {
+      close(fd)
+      throw HarnessError("connect to \(port): \(errno)")
+    }
+    return fd
+  }
+
+  /// Sends `request` and reads until the server closes (at most `timeout` seconds).
+  static func exchange(port: UInt16, _ request: String, timeout: Int = 3) throws -> Answer {
+    let fd = try connect(port: port)
+    defer { close(fd) }
+    let bytes = Array(request.utf8)
+    _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    let text = readAll(fd, timeout: timeout)
+    let status = text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
+    return Answer(status: status, text: text)
+  }
+
+  /// Everything the peer sends until it closes, or until `timeout` seconds pass.
+  static func readAll(_ fd: Int32, timeout: Int) -> String {
+    var limit = timeval(tv_sec: timeout, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+    var response: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    for _ in 0..<1_000 {
+      let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+      guard count > 0 else { break }
+      response += buffer[0..<count]
+    }
+    return String(decoding: response, as: UTF8.self)
+  }
+
+  /// True when the peer has closed the connection (a read returns end of file at once).
+  static func isClosed(_ fd: Int32) -> Bool {
+    var byte: UInt8 = 0
+    let count = recv(fd, &byte, 1, Int32(MSG_DONTWAIT))
+    return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+  }
+}
