@@ -23,10 +23,27 @@ public enum TopologyFile {
 
   /// Parses `text` into a topology. `tunnelKeys` are the keys ports already
   /// have (kept on re-apply); new ports without a `tunnelKey` get the lowest free ones.
-  public static func parse(_ text: String, tunnelKeys: [ID: UInt32] = [:])
+  /// Nothing is composed or built from a file over one of `limits`.
+  public static func parse(
+    _ text: String, tunnelKeys: [ID: UInt32] = [:], limits: TopologyFileLimits = .default
+  )
     throws(TopologyFileErrors)
     -> TopologySnapshot
   {
+    guard text.utf8.count <= limits.maxBytes else {
+      throw TopologyFileErrors(errors: [
+        TopologyFileError(
+          line: nil, column: nil, field: "(file)",
+          message:
+            "the file is \(text.utf8.count) bytes, over the limit of \(limits.maxBytes) bytes (raise it with --max-file-size)",
+          code: .limit)
+      ])
+    }
+    do {
+      try YAMLBudget.check(text, limits: limits)
+    } catch {
+      throw TopologyFileErrors(errors: [error])
+    }
     let node: Node?
     do {
       node = try Yams.compose(yaml: text)
@@ -44,6 +61,15 @@ public enum TopologyFile {
     builder.finish()
     guard builder.reader.errors.isEmpty else {
       throw TopologyFileErrors(errors: builder.reader.errors)
+    }
+    guard builder.snapshot.count <= limits.maxObjects else {
+      throw TopologyFileErrors(errors: [
+        TopologyFileError(
+          line: nil, column: nil, field: "(file)",
+          message:
+            "the file describes \(builder.snapshot.count) objects, over the limit of \(limits.maxObjects) (raise it with --max-objects)",
+          code: .limit)
+      ])
     }
     return builder.snapshot
   }

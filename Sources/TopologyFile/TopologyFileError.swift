@@ -1,5 +1,13 @@
 /// One problem in a topology file, with where it is and what to fix.
 public struct TopologyFileError: Error, CustomStringConvertible, Sendable, Hashable {
+  public enum Code: Sendable, Hashable {
+    /// The file says something that is not a valid topology.
+    case invalid
+    /// The file is over one of its ``TopologyFileLimits``: nothing was built from it.
+    case limit
+  }
+
+  public var code: Code
   /// 1-based line and column, when the problem has a place in the file.
   public var line: Int?
   public var column: Int?
@@ -7,7 +15,8 @@ public struct TopologyFileError: Error, CustomStringConvertible, Sendable, Hasha
   public var field: String
   public var message: String
 
-  public init(line: Int?, column: Int?, field: String, message: String) {
+  public init(line: Int?, column: Int?, field: String, message: String, code: Code = .invalid) {
+    self.code = code
     self.line = line
     self.column = column
     self.field = field

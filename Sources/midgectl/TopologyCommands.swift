@@ -4,15 +4,91 @@ import NSDB
 import Topology
 import TopologyFile
 
+/// The bounds on a topology file (docs/topology-file.md, "Limits").
+struct FileLimitOptions: ParsableArguments {
+  @Option(help: "Largest topology file to read, in bytes (K, M, G suffixes: 1024-based).")
+  var maxFileSize: ByteCount = ByteCount(TopologyFileLimits.default.maxBytes)
+  @Option(help: "Most YAML nodes the file may expand to, each alias counting what it repeats.")
+  var maxYamlNodes: Int = TopologyFileLimits.default.maxNodes
+  @Option(help: "Most objects the file may describe.")
+  var maxObjects: Int = TopologyFileLimits.default.maxObjects
+
+  var limits: TopologyFileLimits {
+    TopologyFileLimits(maxBytes: maxFileSize.bytes, maxNodes: maxYamlNodes, maxObjects: maxObjects)
+  }
+}
+
+/// A size such as `16777216`, `64K`, `16M` or `1G` (1024-based).
+struct ByteCount: ExpressibleByArgument, CustomStringConvertible {
+  var bytes: Int
+
+  init(_ bytes: Int) { self.bytes = bytes }
+
+  init?(argument: String) {
+    var text = argument.uppercased()
+    if text.hasSuffix("IB") { text.removeLast(2) } else if text.hasSuffix("B") { text.removeLast() }
+    let scale: Int
+    switch text.last {
+    case "K": scale = 1 << 10
+    case "M": scale = 1 << 20
+    case "G": scale = 1 << 30
+    default: scale = 1
+    }
+    if scale > 1 { text.removeLast() }
+    guard let value = Int(text), value >= 0, value <= Int.max / scale else { return nil }
+    bytes = value * scale
+  }
+
+  var description: String {
+    for (suffix, scale) in [("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
+    where bytes >= scale && bytes % scale == 0 {
+      return "\(bytes / scale)\(suffix)"
+    }
+    return "\(bytes)"
+  }
+
+  var defaultValueDescription: String { description }
+}
+
+/// Reads a file of at most `limit` bytes: the size is checked before reading, and a
+/// pipe or device is read no further than the limit.
+func readBounded(_ path: String, limit: Int) throws -> Data {
+  let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+  if let size = (attributes?[.size] as? NSNumber)?.intValue,
+    attributes?[.type] as? FileAttributeType == .typeRegular, size > limit
+  {
+    throw CommandError(
+      "'\(path)' is \(size) bytes, over the limit of \(limit) bytes for a topology file (raise it with --max-file-size)"
+    )
+  }
+  guard let handle = FileHandle(forReadingAtPath: path) else {
+    throw CommandError("cannot read the topology file '\(path)'")
+  }
+  defer { try? handle.close() }
+  let data: Data
+  do {
+    data = try handle.read(upToCount: limit + 1) ?? Data()
+  } catch {
+    throw CommandError("cannot read the topology file '\(path)': \(error)")
+  }
+  guard data.count <= limit else {
+    throw CommandError(
+      "'\(path)' is over the limit of \(limit) bytes for a topology file (raise it with --max-file-size)"
+    )
+  }
+  return data
+}
+
 /// Reads and parses a topology file against the tunnel keys already stored. Unless
 /// `prune` (which deletes them), ports the file does not name keep their tunnel keys, so
 /// a port in the file may not take one of them.
-func loadTopology(_ path: String, store: NSDBStore, prune: Bool = false) async throws
+func loadTopology(
+  _ path: String, store: NSDBStore, prune: Bool = false,
+  limits: TopologyFileLimits = .default
+) async throws
   -> TopologySnapshot
 {
-  guard let data = FileManager.default.contents(atPath: path) else {
-    throw CommandError("cannot read the topology file '\(path)'")
-  }
+  let data = try readBounded(path, limit: limits.maxBytes)
   guard let text = String(data: data, encoding: .utf8) else {
     throw CommandError("'\(path)' is not UTF-8 text")
   }
@@ -21,7 +97,7 @@ func loadTopology(_ path: String, store: NSDBStore, prune: Bool = false) async t
   for port in stored { keys[port.id] = port.tunnelKey }
   let desired: TopologySnapshot
   do {
-    desired = try TopologyFile.parse(text, tunnelKeys: keys)
+    desired = try TopologyFile.parse(text, tunnelKeys: keys, limits: limits)
   } catch {
     throw CommandError("\(path): \(error)")
   }
@@ -46,10 +122,12 @@ struct Apply: AsyncParsableCommand {
   @Option(name: .shortAndLong, help: "The topology file (YAML).") var file: String
   @Flag(help: "Delete what the file no longer names.") var prune = false
   @Flag(help: "Only show what would change.") var dryRun = false
+  @OptionGroup var limits: FileLimitOptions
 
   func run() async throws {
     try await cluster.withStore { store in
-      let desired = try await loadTopology(file, store: store, prune: prune)
+      let desired = try await loadTopology(
+        file, store: store, prune: prune, limits: limits.limits)
       do {
         let plan =
           dryRun
@@ -71,12 +149,13 @@ struct Diff: AsyncParsableCommand {
   @OptionGroup var cluster: ClusterOptions
   @Option(name: .shortAndLong, help: "The topology file (YAML).") var file: String
   @Flag(help: "Include deletions of what the file no longer names.") var prune = false
+  @OptionGroup var limits: FileLimitOptions
 
   func run() async throws {
     try await cluster.withStore { store in
-      print(
-        try await store.plan(try await loadTopology(file, store: store, prune: prune), prune: prune)
-      )
+      let desired = try await loadTopology(
+        file, store: store, prune: prune, limits: limits.limits)
+      print(try await store.plan(desired, prune: prune))
     }
   }
 }
