@@ -27,6 +27,9 @@ public struct NSDBError: Error, CustomStringConvertible, Sendable {
     case heldByAnotherSession
     /// The ZooKeeper client was closed.
     case closed
+    /// A transaction's request is larger than ZooKeeper accepts in one request
+    /// (`jute.maxbuffer`); it was not sent, so nothing was written.
+    case tooLarge
   }
 
   public var code: Code

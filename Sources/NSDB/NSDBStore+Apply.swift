@@ -1,4 +1,5 @@
 import Topology
+import ZooKeeper
 
 /// What applying a desired topology changes, object by object.
 public struct ApplyPlan: Sendable, CustomStringConvertible {
@@ -59,11 +60,13 @@ extension NSDBStore {
   /// lacks are created, objects that differ updated and, with `prune`,
   /// objects `desired` does not name deleted. Objects not in `desired` are
   /// otherwise left alone, and their references into it are kept.
-  /// Re-applying the same topology changes nothing.
+  /// Re-applying the same topology changes nothing. On a fresh root the layout
+  /// is created in the same multi: an apply that fails writes nothing at all.
   @discardableResult
   public func apply(_ desired: TopologySnapshot, prune: Bool) async throws -> ApplyPlan {
     try await transaction { tx in
-      try await tx.reconcile(desired, prune: prune, write: true)
+      tx.layout = try await missingLayout()
+      return try await tx.reconcile(desired, prune: prune, write: true)
     }
   }
 }
@@ -194,6 +197,8 @@ extension NSDBStore {
   func untypedIDs(_ type: ModelType) async throws -> [ID] {
     do {
       return try await client.children(paths.models(type)).children.compactMap(ID.init)
+    } catch let error as ZooKeeperError where error.code == .noNode {
+      return []
     } catch {
       throw NSDBError.zookeeper(error, "listing \(type.rawValue)")
     }

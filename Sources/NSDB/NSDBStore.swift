@@ -18,20 +18,29 @@ public final class NSDBStore: Sendable {
   public let maxAttempts: Int
   let observers: ObserverRegistry
   let bindings: [Binding]
+  /// The largest request a transaction may send: ZooKeeper's `jute.maxbuffer`, which
+  /// a server applies to every request it reads (1 MiB - 1 by default). A larger
+  /// transaction fails with `.tooLarge` before anything is sent.
+  public let maxRequestBytes: Int
+
+  /// ZooKeeper's default `jute.maxbuffer`: 0xfffff bytes.
+  public static let defaultMaxRequestBytes = 0xfffff
 
   public convenience init(
     client: ZooKeeperClient, root: String = "/midge", maxAttempts: Int = 8,
-    logger: Logger = Logger(label: "midge.nsdb")
+    logger: Logger = Logger(label: "midge.nsdb"),
+    maxRequestBytes: Int = NSDBStore.defaultMaxRequestBytes
   ) {
     self.init(
       client: client, root: root, maxAttempts: maxAttempts, logger: logger,
-      bindings: Binding.standard)
+      bindings: Binding.standard, maxRequestBytes: maxRequestBytes)
   }
 
   init(
     client: ZooKeeperClient, root: String, maxAttempts: Int, logger: Logger,
-    bindings: [Binding]
+    bindings: [Binding], maxRequestBytes: Int = NSDBStore.defaultMaxRequestBytes
   ) {
+    self.maxRequestBytes = maxRequestBytes
     self.bindings = bindings
     self.client = client
     self.paths = NSDBPaths(root: root)
@@ -53,6 +62,60 @@ public final class NSDBStore: Sendable {
     }
   }
 
+  /// The nodes of the layout that do not exist yet, parents first: what a transaction
+  /// on a fresh root creates in its own multi (so a refused one leaves nothing behind).
+  func missingLayout() async throws -> [String] {
+    var wanted: [String] = []
+    var prefix = ""
+    for component in paths.root.split(separator: "/") {
+      prefix += "/" + component
+      wanted.append(prefix)
+    }
+    wanted += [paths.version, paths.models]
+    wanted += ModelType.allCases.map { paths.models($0) }
+    wanted += [paths.state, paths.election]
+    var missing: [String] = []
+    do {
+      for path in wanted where try await client.exists(path) == nil {
+        missing.append(path)
+      }
+    } catch {
+      throw NSDBError.zookeeper(error, "reading the NSDB layout under \(paths.root)")
+    }
+    return missing
+  }
+
+  /// The size of the request ZooKeeper reads for `operations` as one multi, in bytes:
+  /// the request header and, per operation, its multi header and jute record (paths and
+  /// data as length-prefixed bytes, the open ACL of a create).
+  public static func requestSize(_ operations: [Operation]) -> Int {
+    let header = 4 + 4  // xid, type
+    let multiHeader = 4 + 1 + 4  // type, done, err
+    let openACL = 4 + (4 + 4 + "world".utf8.count + 4 + "anyone".utf8.count)
+    var size = header + multiHeader  // the closing header
+    for operation in operations {
+      size += multiHeader
+      switch operation {
+      case .create(let path, let data, _):
+        size += 4 + path.utf8.count + 4 + data.count + openACL + 4
+      case .set(let path, let data, _):
+        size += 4 + path.utf8.count + 4 + data.count + 4
+      case .delete(let path, _), .check(let path, _):
+        size += 4 + path.utf8.count + 4
+      }
+    }
+    return size
+  }
+
+  func checkRequestSize(_ operations: [Operation]) throws(NSDBError) {
+    let size = Self.requestSize(operations)
+    guard size > maxRequestBytes else { return }
+    throw NSDBError(
+      .tooLarge,
+      "the transaction is \(size) bytes in \(operations.count) operations, over ZooKeeper's limit of \(maxRequestBytes) bytes for one request (jute.maxbuffer); nothing was sent"
+    )
+  }
+
   /// Runs `body` in a transaction and commits it atomically, re-running it on
   /// fresh reads when a concurrent writer got there first (at most
   /// `maxAttempts` times; then `.conflict`). Returns what `body` returns.
@@ -65,6 +128,7 @@ public final class NSDBStore: Sendable {
       var transaction = Transaction(store: self, optimisticCreates: attempt == 1)
       let result = try await body(&transaction)
       guard let operations = try transaction.operations() else { return result }
+      try checkRequestSize(operations)
       do {
         _ = try await client.multi(operations)
         return result

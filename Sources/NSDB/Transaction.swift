@@ -38,6 +38,8 @@ public struct Transaction: Sendable {
   /// On a first attempt `create` does not read: the multi's create fails if
   /// the node exists, and the retry (which reads) reports `.alreadyExists`.
   let optimisticCreates: Bool
+  /// Layout nodes (parents first) to create at the start of the multi, when it writes.
+  var layout: [String] = []
 
   init(store: NSDBStore, optimisticCreates: Bool = false) {
     self.store = store
@@ -230,7 +232,8 @@ public struct Transaction: Sendable {
         continue
       }
     }
-    return writes == 0 ? nil : operations
+    guard writes > 0 else { return nil }
+    return layout.map { Operation.create($0) } + operations
   }
 }
 

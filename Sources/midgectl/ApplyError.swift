@@ -21,6 +21,10 @@ enum ApplyError {
     case .danglingReference, .referenceConflict, .stillReferenced:
       return CommandError(
         "\(message); fix the file (or delete the object that holds it) and re-run")
+    case .tooLarge:
+      return CommandError(
+        "\(message). Apply the topology in several smaller files (each apply is one atomic transaction), or raise jute.maxbuffer on every ZooKeeper server and pass --max-request-size"
+      )
     case .closed, .zookeeper:
       return CommandError(
         "ZooKeeper failed (\(message)); nothing was changed unless it says otherwise. Check --zk and re-run \(rerun)"

@@ -19,7 +19,10 @@ struct ClusterOptions: ParsableArguments {
 
   /// Connects, runs `body` with the store, and closes the session whatever happens.
   /// `readOnly` skips creating the NSDB layout, so a read (`check`) never writes.
-  func withStore<R>(readOnly: Bool = false, _ body: (NSDBStore) async throws -> R) async throws
+  func withStore<R>(
+    readOnly: Bool = false, maxRequestBytes: Int = NSDBStore.defaultMaxRequestBytes,
+    _ body: (NSDBStore) async throws -> R
+  ) async throws
     -> R
   {
     var logger = Logger(label: "midgectl")
@@ -31,7 +34,8 @@ struct ClusterOptions: ParsableArguments {
     } catch {
       throw CommandError("cannot reach ZooKeeper at \(connectString) (--zk or $MIDGE_ZK): \(error)")
     }
-    let store = NSDBStore(client: client, root: root, logger: logger)
+    let store = NSDBStore(
+      client: client, root: root, logger: logger, maxRequestBytes: maxRequestBytes)
     do {
       if !readOnly { try await store.setUp() }
       let result = try await body(store)

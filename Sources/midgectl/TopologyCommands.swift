@@ -123,9 +123,15 @@ struct Apply: AsyncParsableCommand {
   @Flag(help: "Delete what the file no longer names.") var prune = false
   @Flag(help: "Only show what would change.") var dryRun = false
   @OptionGroup var limits: FileLimitOptions
+  @Option(
+    help:
+      "Largest ZooKeeper request to send (K, M suffixes): the servers' jute.maxbuffer, if raised.")
+  var maxRequestSize = ByteCount(NSDBStore.defaultMaxRequestBytes)
 
   func run() async throws {
-    try await cluster.withStore { store in
+    // Read-only until the commit: the multi creates the layout of a fresh root itself,
+    // so a refused file or a failed apply writes nothing at all.
+    try await cluster.withStore(readOnly: true, maxRequestBytes: maxRequestSize.bytes) { store in
       let desired = try await loadTopology(
         file, store: store, prune: prune, limits: limits.limits)
       do {
@@ -152,7 +158,7 @@ struct Diff: AsyncParsableCommand {
   @OptionGroup var limits: FileLimitOptions
 
   func run() async throws {
-    try await cluster.withStore { store in
+    try await cluster.withStore(readOnly: true) { store in
       let desired = try await loadTopology(
         file, store: store, prune: prune, limits: limits.limits)
       print(try await store.plan(desired, prune: prune))
