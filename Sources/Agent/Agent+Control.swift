@@ -139,9 +139,10 @@ extension Agent {
       return ControlResponse(status: 400, contentType: "text/plain", body: "packet: \(error)\n")
     }
     let egress = result.outputPorts.map { snapshot.ports[$0]?.name ?? $0.description }
+    // Names, not ids, as `midgectl trace` shows them (of the objects loaded here).
     return json([
-      "verdict": "\(result.verdict)", "egressPorts": egress,
-      "steps": result.trace.map(\.description),
+      "verdict": snapshot.naming("\(result.verdict)"), "egressPorts": egress,
+      "steps": result.trace.map { snapshot.naming($0.description) },
     ])
   }
 

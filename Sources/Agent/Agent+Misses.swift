@@ -38,10 +38,12 @@ extension Agent {
       var hardTimeout: Duration?
       if case .drop(let reason) = result.verdict {
         actions = [.drop(reason: "\(reason)")]
+        metrics.countDrop(reason.kind)
       } else {
         switch translator.translate(result.actions) {
         case .success(let translated): actions = translated
         case .failure(let failure):
+          metrics.countDrop("cannot_execute")
           // Re-simulated when the port changes, and at the latest after a second.
           actions = [.drop(reason: failure.description)]
           hardTimeout = .seconds(1)

@@ -1,13 +1,16 @@
 import Datapath
-import Foundation
+import Prometheus
 import Synchronization
 
-/// The agent's counters, rendered in the Prometheus text format at `/metrics`.
+/// The agent's counters, exposed in the Prometheus text format at `/metrics`.
 ///
-/// Plain atomics rather than swift-metrics: the agent is the only producer and the
-/// control API the only consumer, so a registry and a backend would add a dependency and
-/// an indirection per increment for nothing. Names follow Prometheus conventions
-/// (`_total` for counters, base units).
+/// The agent counts into plain relaxed atomics: that is all an increment on the packet
+/// path should cost, and the agent itself, `/health` and `midgectl bench` read them
+/// back. The exposition is swift-prometheus's: at each scrape the current values are
+/// carried into its registry (counters by their increase since the last scrape, gauges
+/// as they are), together with the datapath's per-port counters, and the registry
+/// renders the text (names, help, types, label escaping). Names follow Prometheus
+/// conventions (`_total` for counters, base units).
 public final class AgentMetrics: Sendable {
   public let simulations = Atomic<UInt64>(0)
   public let flowsInstalled = Atomic<UInt64>(0)
@@ -26,103 +29,177 @@ public final class AgentMetrics: Sendable {
   public let topologyLoads = Atomic<UInt64>(0)
   public let topologyEvictions = Atomic<UInt64>(0)
   public let corruptObjects = Atomic<Int>(0)
+  /// Simulations that ended in a drop, by the kind of reason (`DropReason.kind`), and
+  /// results the datapath cannot carry out (`cannot_execute`: an output port not
+  /// attached here, no tunnel endpoint, an action the datapath lacks).
+  let drops = Mutex<[String: UInt64]>([:])
+  private let exporter = Mutex(Exporter())
 
   public init() {}
 
-  /// The exposition text; `datapath` gives the per-port counters, `names` their port names.
-  public func render(datapath: [UInt32: PortCounters.Snapshot], names: [UInt32: String]) -> String {
-    var out = ""
-    func metric(_ name: String, _ type: String, _ help: String, _ value: String) {
-      out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
-    }
-    metric(
-      "midge_agent_simulations_total", "counter", "First-packet simulations run.",
-      "\(simulations.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_flows_installed_total", "counter", "Flows installed in the datapath.",
-      "\(flowsInstalled.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_invalidations_total", "counter", "Flow tags invalidated.",
-      "\(invalidations.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_generated_packets_total", "counter",
-      "Packets the agent sent itself (ARP, ICMP errors, TCP resets).",
-      "\(generatedPackets.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_pending_dropped_total", "counter",
-      "Packets dropped after waiting too long for a device or an ARP answer.",
-      "\(pendingDropped.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_nsdb_write_failures_total", "counter", "State writes to the NSDB that failed.",
-      "\(nsdbWriteFailures.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_flow_state_sent_total", "counter",
-      "Flow-state messages (conntrack, NAT) sent to other agents.",
-      "\(flowStateSent.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_flow_state_received_total", "counter",
-      "Conntrack entries and NAT bindings received from other agents.",
-      "\(flowStateReceived.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_flow_state_rejected_total", "counter",
-      "Flow-state messages that could not be decoded.",
-      "\(flowStateRejected.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_zookeeper_session_state", "gauge",
-      "1 connected, 0 suspended, -1 expired or closed.", "\(sessionState.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_zookeeper_session_expiries_total", "counter", "Sessions lost to expiry.",
-      "\(sessionExpiries.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_attached_ports", "gauge", "Local interfaces attached.",
-      "\(attachedPorts.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_topology_objects", "gauge", "Topology objects in the local copy.",
-      "\(topologyObjects.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_topology_loads_total", "counter",
-      "Topology objects the agent started to observe (on demand, or as objects it serves).",
-      "\(topologyLoads.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_topology_evictions_total", "counter",
-      "Topology objects dropped from the local copy after going unused.",
-      "\(topologyEvictions.load(ordering: .relaxed))")
-    metric(
-      "midge_agent_topology_corrupt_objects", "gauge",
-      "Observed topology objects whose stored bytes cannot be decoded (see /health).",
-      "\(corruptObjects.load(ordering: .relaxed))")
-    let ports = datapath.keys.sorted()
-    let totals = ports.reduce(into: (hits: UInt64(0), misses: UInt64(0))) { sums, port in
-      sums.hits += datapath[port]!.hits
-      sums.misses += datapath[port]!.misses
-    }
-    metric(
-      "midge_datapath_flows", "gauge", "Flows installed in the datapath (all ports).",
-      "\(datapath.values.reduce(0) { $0 + $1.flows })")
-    metric(
-      "midge_datapath_flow_hits_total", "counter", "Packets that matched a flow.",
-      "\(totals.hits)")
-    metric(
-      "midge_datapath_flow_misses_total", "counter", "Packets that matched no flow.",
-      "\(totals.misses)")
-    for (name, help, field) in [
-      (
-        "midge_datapath_port_received_packets_total", "Packets received per port.",
-        \PortCounters.Snapshot.received
-      ),
-      ("midge_datapath_port_transmitted_packets_total", "Packets sent per port.", \.transmitted),
-      ("midge_datapath_port_dropped_packets_total", "Packets dropped per port.", \.dropped),
-    ] {
-      out += "# HELP \(name) \(help)\n# TYPE \(name) counter\n"
-      for port in ports {
-        let label = port == Datapath.tunnelPort ? "tunnel" : names[port] ?? "\(port)"
-        out += "\(name){port=\"\(escape(label))\"} \(datapath[port]![keyPath: field])\n"
-      }
-    }
-    return out
+  /// Counts one simulated drop of the kind `reason`.
+  public func countDrop(_ reason: String) {
+    drops.withLock { $0[reason, default: 0] += 1 }
   }
 
-  private func escape(_ label: String) -> String {
-    label.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+  /// The drops counted so far, by kind.
+  public var dropCounts: [String: UInt64] { drops.withLock { $0 } }
+
+  /// The exposition text; `datapath` gives the per-port counters, `names` their port names.
+  public func render(datapath: [UInt32: PortCounters.Snapshot], names: [UInt32: String]) -> String {
+    let drops = dropCounts
+    return exporter.withLock { exporter in
+      exporter.beginScrape()
+      exporter.counter(
+        "midge_agent_simulations_total", "First-packet simulations run.", simulations)
+      exporter.counter(
+        "midge_agent_flows_installed_total", "Flows installed in the datapath.", flowsInstalled)
+      exporter.counter("midge_agent_invalidations_total", "Flow tags invalidated.", invalidations)
+      exporter.counter(
+        "midge_agent_generated_packets_total",
+        "Packets the agent sent itself (ARP, ICMP errors, TCP resets).", generatedPackets)
+      exporter.counter(
+        "midge_agent_pending_dropped_total",
+        "Packets dropped after waiting too long for a device or an ARP answer.", pendingDropped)
+      exporter.counter(
+        "midge_agent_nsdb_write_failures_total", "State writes to the NSDB that failed.",
+        nsdbWriteFailures)
+      exporter.counter(
+        "midge_agent_flow_state_sent_total",
+        "Flow-state messages (conntrack, NAT) sent to other agents.", flowStateSent)
+      exporter.counter(
+        "midge_agent_flow_state_received_total",
+        "Conntrack entries and NAT bindings received from other agents.", flowStateReceived)
+      exporter.counter(
+        "midge_agent_flow_state_rejected_total", "Flow-state messages that could not be decoded.",
+        flowStateRejected)
+      exporter.gauge(
+        "midge_agent_zookeeper_session_state", "1 connected, 0 suspended, -1 expired or closed.",
+        Double(sessionState.load(ordering: .relaxed)))
+      exporter.counter(
+        "midge_agent_zookeeper_session_expiries_total", "Sessions lost to expiry.", sessionExpiries)
+      exporter.gauge(
+        "midge_agent_attached_ports", "Local interfaces attached.",
+        Double(attachedPorts.load(ordering: .relaxed)))
+      exporter.gauge(
+        "midge_agent_topology_objects", "Topology objects in the local copy.",
+        Double(topologyObjects.load(ordering: .relaxed)))
+      exporter.counter(
+        "midge_agent_topology_loads_total",
+        "Topology objects the agent started to observe (on demand, or as objects it serves).",
+        topologyLoads)
+      exporter.counter(
+        "midge_agent_topology_evictions_total",
+        "Topology objects dropped from the local copy after going unused.", topologyEvictions)
+      exporter.gauge(
+        "midge_agent_topology_corrupt_objects",
+        "Observed topology objects whose stored bytes cannot be decoded (see /health).",
+        Double(corruptObjects.load(ordering: .relaxed)))
+      for (reason, count) in drops {
+        exporter.counter(
+          "midge_agent_simulated_drops_total",
+          "Simulations that dropped their packet (each installs a drop flow), by reason.",
+          labels: [("reason", reason)], count)
+      }
+
+      let ports = datapath.keys.sorted()
+      exporter.gauge(
+        "midge_datapath_flows", "Flows installed in the datapath (all ports).",
+        Double(datapath.values.reduce(0) { $0 + $1.flows }))
+      exporter.counter(
+        "midge_datapath_flow_hits_total", "Packets that matched a flow.",
+        datapath.values.reduce(0) { $0 &+ $1.hits })
+      exporter.counter(
+        "midge_datapath_flow_misses_total", "Packets that matched no flow.",
+        datapath.values.reduce(0) { $0 &+ $1.misses })
+      for port in ports {
+        let label = port == Datapath.tunnelPort ? "tunnel" : names[port] ?? "\(port)"
+        let counters = datapath[port]!
+        for (name, help, value) in [
+          (
+            "midge_datapath_port_received_packets_total", "Packets received per port.",
+            counters.received
+          ),
+          (
+            "midge_datapath_port_transmitted_packets_total", "Packets sent per port.",
+            counters.transmitted
+          ),
+          (
+            "midge_datapath_port_dropped_packets_total", "Packets dropped per port.",
+            counters.dropped
+          ),
+        ] {
+          exporter.counter(name, help, labels: [("port", label)], value)
+        }
+      }
+      return exporter.finishScrape()
+    }
+  }
+}
+
+/// Carries values into a swift-prometheus registry at scrape time. Counters the agent
+/// keeps as totals become registry counters increased by the difference; a total that
+/// went down (a port re-attached, its counters new) restarts its counter. Labeled series
+/// not seen in a scrape (a port that went) are unregistered.
+struct Exporter {
+  let registry = PrometheusCollectorRegistry()
+  private var counters: [String: (counter: Counter, last: UInt64)] = [:]
+  private var gauges: [String: Gauge] = [:]
+  private var seen = Set<String>()
+
+  mutating func beginScrape() { seen = [] }
+
+  mutating func counter(
+    _ name: String, _ help: String, labels: [(String, String)] = [],
+    _ value: borrowing Atomic<UInt64>
+  ) {
+    counter(name, help, labels: labels, value.load(ordering: .relaxed))
+  }
+
+  mutating func counter(
+    _ name: String, _ help: String, labels: [(String, String)] = [], _ value: UInt64
+  ) {
+    let key = Self.key(name, labels)
+    seen.insert(key)
+    let entry =
+      counters[key]
+      ?? (
+        labels.isEmpty
+          ? registry.makeCounter(descriptor: Self.descriptor(name, help))
+          : registry.makeCounter(descriptor: Self.descriptor(name, help), labels: labels),
+        0
+      )
+    var last = entry.last
+    if value < last {
+      entry.counter.reset()
+      last = 0
+    }
+    if value > last { entry.counter.increment(by: Int64(clamping: value - last)) }
+    counters[key] = (entry.counter, value)
+  }
+
+  mutating func gauge(_ name: String, _ help: String, _ value: Double) {
+    seen.insert(name)
+    let gauge = gauges[name] ?? registry.makeGauge(descriptor: Self.descriptor(name, help))
+    gauge.set(to: value)
+    gauges[name] = gauge
+  }
+
+  /// Unregisters the series this scrape did not mention, and renders the rest.
+  mutating func finishScrape() -> String {
+    for (key, entry) in counters where !seen.contains(key) {
+      registry.unregisterCounter(entry.counter)
+      counters[key] = nil
+    }
+    return registry.emitToString()
+  }
+
+  private static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+    MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+  }
+
+  private static func key(_ name: String, _ labels: [(String, String)]) -> String {
+    labels.isEmpty
+      ? name : name + "\u{0}" + labels.map { "\($0.0)\u{0}\($0.1)" }.joined(separator: "\u{0}")
   }
 }

@@ -43,6 +43,31 @@ public enum DropReason: Hashable, Sendable, CustomStringConvertible {
   /// A generated frame that does not parse (never expected).
   case malformed
 
+  /// The reason without its objects, as a metric label: `rule_drop`, `no_route`, ...
+  public var kind: String {
+    switch self {
+    case .portDown: return "port_down"
+    case .deviceDown: return "device_down"
+    case .portInactive: return "port_inactive"
+    case .portUnbound: return "port_unbound"
+    case .ruleDrop: return "rule_drop"
+    case .ruleReject: return "rule_reject"
+    case .jumpDepthExceeded: return "jump_depth_exceeded"
+    case .tooManyDevices: return "too_many_devices"
+    case .hairpin: return "hairpin"
+    case .noEgressPort: return "no_egress_port"
+    case .notForRouter: return "not_for_router"
+    case .notIPv4: return "not_ipv4"
+    case .routerLocal: return "router_local"
+    case .noRoute: return "no_route"
+    case .blackhole: return "blackhole"
+    case .rejectRoute: return "reject_route"
+    case .ttlExpired: return "ttl_expired"
+    case .natExhausted: return "nat_exhausted"
+    case .malformed: return "malformed"
+    }
+  }
+
   public var description: String {
     switch self {
     case .portDown(let id): return "port \(id) is down"

@@ -99,15 +99,6 @@ struct Trace: AsyncParsableCommand {
 
   /// Replaces the ids of named objects in `text` with their names.
   func named(_ text: String, _ topology: TopologySnapshot) -> String {
-    var names: [String: String] = [:]
-    for port in topology.ports.values { names[port.id.description] = "'\(port.name)'" }
-    for bridge in topology.bridges.values { names[bridge.id.description] = "'\(bridge.name)'" }
-    for router in topology.routers.values { names[router.id.description] = "'\(router.name)'" }
-    for chain in topology.chains.values { names[chain.id.description] = "'\(chain.name)'" }
-    var result = text
-    for (id, name) in names where result.contains(id) {
-      result = result.replacingOccurrences(of: id, with: name)
-    }
-    return result
+    topology.naming(text)
   }
 }

@@ -46,7 +46,7 @@ struct AgentHardeningTests {
     #expect(corrupt.count == 1 && corrupt.first?["type"] == "Port", "\(health)")
     #expect(corrupt.first?["error"]?.contains("corrupt") == true, "\(health)")
     let metrics = try world.controlGet(0, "/metrics")
-    #expect(metrics.contains("midge_agent_topology_corrupt_objects 1\n"))
+    #expect(metricValue(metrics, "midge_agent_topology_corrupt_objects") == 1, "\(metrics)")
     #expect(await world.pingsEventually(from: "vm-b2", to: "10.61.2.2"), "vm-b2 is served")
     #expect(!world.ping(from: "vm-a1", to: "10.61.1.3", count: 1), "vm-a1 cannot be, yet")
 
@@ -68,7 +68,7 @@ struct AgentHardeningTests {
     #expect(repaired, "after the repair: \((try? world.controlGet(0, "/health")) ?? "")")
     #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.1.3"), "vm-a1 is served again")
     #expect(
-      try world.controlGet(0, "/metrics").contains("midge_agent_topology_corrupt_objects 0\n"))
+      metricValue(try world.controlGet(0, "/metrics"), "midge_agent_topology_corrupt_objects") == 0)
     // Reported once when found (and once when repaired), not on every retry.
     let log = world.agentLog(0)
     #expect(log.components(separatedBy: "cannot be decoded").count - 1 == 1, "\(log)")

@@ -284,3 +284,12 @@ func httpGet(port: UInt16, path: String) throws -> String {
   guard let split = text.range(of: "\r\n\r\n") else { throw HarnessError("bad response") }
   return String(text[split.upperBound...])
 }
+
+/// The value of the series `name` (with its labels, as exposed) in a Prometheus text
+/// exposition; nil if it is not there.
+func metricValue(_ exposition: String, _ name: String) -> Double? {
+  for line in exposition.split(separator: "\n") where line.hasPrefix(name + " ") {
+    return Double(line.dropFirst(name.count + 1))
+  }
+  return nil
+}
