@@ -1,4 +1,5 @@
 import Logging
+import ZooKeeper
 
 /// Runs the agent's NSDB writes (port activity, learned MACs and ARP entries) one at a
 /// time, in the order they were asked for, off the event loop.
@@ -6,8 +7,9 @@ import Logging
 /// Why serial: an activate followed by a deactivate of the same port must reach
 /// ZooKeeper in that order. Why off the loop: while ZooKeeper is unreachable a write
 /// waits for the connection, and the packet path must not (fail static). Failures are
-/// logged and counted; the state they would have written is re-derived on the next
-/// change or session.
+/// counted, and logged once per kind of write and error every 10 s (with how many were
+/// held back): while ZooKeeper is down every learned MAC would otherwise log a line.
+/// The state they would have written is re-derived on the next change or session.
 final class NSDBWriter: Sendable {
   typealias Job = @Sendable () async throws -> Void
 
@@ -18,13 +20,18 @@ final class NSDBWriter: Sendable {
     let (stream, continuation) = AsyncStream<(String, Job)>.makeStream()
     self.continuation = continuation
     task = Task {
+      var limiter = LogRateLimiter()
       for await (what, job) in stream {
         do {
           try await job()
         } catch {
           metrics.nsdbWriteFailures.add(1, ordering: .relaxed)
-          logger.info(
-            "NSDB write failed", metadata: ["agent.write": "\(what)", "agent.error": "\(error)"])
+          // The kind: the write's verb ("learn", "activate", ...) and the error's type.
+          let kind = "\(what.prefix { $0 != " " }) \(type(of: error))"
+          guard let suppressed = limiter.admit(kind, now: .now) else { continue }
+          var metadata: Logger.Metadata = ["agent.write": "\(what)", "agent.error": "\(error)"]
+          if suppressed > 0 { metadata["agent.suppressed"] = "\(suppressed)" }
+          logger.info("NSDB write failed", metadata: metadata)
         }
       }
     }
