@@ -16,17 +16,27 @@ public struct ApplyPlan: Sendable, CustomStringConvertible {
   public var creates: [Change] = []
   public var updates: [Change] = []
   public var deletes: [Change] = []
+  /// Objects whose stored bytes cannot be decoded and that the topology names: they are
+  /// overwritten with its form.
+  public var repairs: [Change] = []
 
-  public var isEmpty: Bool { creates.isEmpty && updates.isEmpty && deletes.isEmpty }
+  public var isEmpty: Bool {
+    creates.isEmpty && updates.isEmpty && deletes.isEmpty && repairs.isEmpty
+  }
 
   public var description: String {
     if isEmpty { return "no changes" }
     var lines: [String] = []
     for change in creates { lines.append("+ \(change.type.rawValue) \(change.name)") }
+    for change in repairs {
+      lines.append("! \(change.type.rawValue) \(change.name) (its stored bytes are corrupt)")
+    }
     for change in updates { lines.append("~ \(change.type.rawValue) \(change.name)") }
     for change in deletes { lines.append("- \(change.type.rawValue) \(change.name)") }
-    lines.append(
-      "\(creates.count) to create, \(updates.count) to update, \(deletes.count) to delete")
+    var summary =
+      "\(creates.count) to create, \(updates.count) to update, \(deletes.count) to delete"
+    if !repairs.isEmpty { summary += ", \(repairs.count) corrupt to overwrite" }
+    lines.append(summary)
     return lines.joined(separator: "\n")
   }
 
@@ -78,13 +88,20 @@ extension Transaction {
   {
     // Topology files name filters on devices only; the chains' back-references follow.
     let desired = desired.withFilterBackReferences()
+    // An object whose bytes cannot be decoded does not stop the apply: the topology
+    // overwrites it if it names it; --prune deletes it otherwise; else it stays as it is.
+    toleratesCorrupt = true
     var existing: [ModelType: [ID: any WireCodable]] = [:]
+    var corrupt: Set<Key> = []
     for type in ApplyPlan.creationOrder {
       let ids = try await store.untypedIDs(type)
       try await prefetch(type, ids)
       for id in ids {
-        if let object = try await slot(type, id).current {
+        let slot = try await slot(type, id)
+        if let object = slot.current {
           existing[type, default: [:]][id] = object
+        } else if slot.corrupt != nil {
+          corrupt.insert(Key(type: type, id: id))
         }
       }
     }
@@ -95,6 +112,14 @@ extension Transaction {
     for type in ApplyPlan.creationOrder {
       for (id, object) in wanted[type] ?? [:] {
         let change = ApplyPlan.Change(type: type, id: id, name: Self.name(of: object))
+        if corrupt.contains(Key(type: type, id: id)) {
+          plan.repairs.append(change)
+          if !prune {
+            let adopted = adoptForeignReferrers(object, existing: existing, wanted: wanted)
+            wanted[type]?[id] = adopted
+          }
+          continue
+        }
         guard let current = existing[type]?[id] else {
           plan.creates.append(change)
           continue
@@ -102,7 +127,7 @@ extension Transaction {
         var merged = object
         if !prune {
           merged = keepForeignReferences(
-            merged, current: current, existing: existing, wanted: wanted)
+            merged, current: current, existing: existing, wanted: wanted, corrupt: corrupt)
         }
         wanted[type]?[id] = merged
         if try ModelCodec.encode(merged) != ModelCodec.encode(current) {
@@ -113,19 +138,29 @@ extension Transaction {
         for (id, object) in existing[type] ?? [:] where wanted[type]?[id] == nil {
           plan.deletes.append(ApplyPlan.Change(type: type, id: id, name: Self.name(of: object)))
         }
+        for key in corrupt where key.type == type && wanted[type]?[key.id] == nil {
+          plan.deletes.append(
+            ApplyPlan.Change(type: type, id: key.id, name: "\(key.id) (corrupt)"))
+        }
       }
     }
     plan.creates.sort()
     plan.updates.sort()
     plan.deletes.sort()
+    plan.repairs.sort()
     guard write, !plan.isEmpty else { return plan }
 
     // Deletes first (most dependent first), so names and keys can be reused.
     for change in plan.deletes.reversed() {
-      try await delete(change.type, change.id, reason: "prune")
+      if corrupt.contains(Key(type: change.type, id: change.id)) {
+        slots[Key(type: change.type, id: change.id)]?.dropCorrupt = true
+      } else {
+        try await delete(change.type, change.id, reason: "prune")
+      }
     }
-    // Creates with their back-reference lists empty: the bindings fill them.
-    for change in plan.creates {
+    // Creates with their back-reference lists empty: the bindings fill them. A corrupt
+    // object the topology names is created over its bytes the same way.
+    for change in plan.creates + plan.repairs {
       guard let object = wanted[change.type]?[change.id] else { continue }
       let stripped = store.bindings.strippingBackReferences(object)
       try await createUntyped(stripped)
@@ -136,14 +171,21 @@ extension Transaction {
         try await updateUntyped(object)
       }
     }
+    // What referenced an overwritten object that its new form does not reference back.
+    for change in plan.repairs {
+      try await releaseUnreturnedReferrers(change.type, change.id)
+    }
     return plan
   }
 
   /// In a merge (no prune), list references that point at objects outside
   /// the desired topology stay (a port someone else put on a bridge).
+  /// References to objects whose bytes cannot be decoded (`corrupt`) are kept too: whether
+  /// they reference back cannot be read.
   func keepForeignReferences(
     _ object: any WireCodable, current: any WireCodable,
-    existing: [ModelType: [ID: any WireCodable]], wanted: [ModelType: [ID: any WireCodable]]
+    existing: [ModelType: [ID: any WireCodable]], wanted: [ModelType: [ID: any WireCodable]],
+    corrupt: Set<Key>
   ) -> any WireCodable {
     var result = object
     let type = Swift.type(of: object).modelType
@@ -152,6 +194,8 @@ extension Transaction {
       for extra in field.get(current)
       where !now.contains(extra) && wanted[other.type]?[extra] == nil {
         if let referrer = existing[other.type]?[extra], other.get(referrer).contains(object.id) {
+          result = (try? field.add(result, extra)) ?? result
+        } else if corrupt.contains(Key(type: other.type, id: extra)) {
           result = (try? field.add(result, extra)) ?? result
         }
       }
@@ -163,6 +207,24 @@ extension Transaction {
         zone.members[host] = stored.members[host]
       }
       result = zone
+    }
+    return result
+  }
+
+  /// In a merge (no prune), a corrupt object the topology overwrites keeps the objects
+  /// outside the topology that reference it (its own list of them cannot be read, so it
+  /// is read from their side): a port someone else put on a bridge whose bytes broke.
+  func adoptForeignReferrers(
+    _ object: any WireCodable, existing: [ModelType: [ID: any WireCodable]],
+    wanted: [ModelType: [ID: any WireCodable]]
+  ) -> any WireCodable {
+    var result = object
+    let type = Swift.type(of: object).modelType
+    for (field, other, _) in store.bindings.sides(of: type) {
+      for (id, referrer) in existing[other.type] ?? [:]
+      where wanted[other.type]?[id] == nil && other.get(referrer).contains(object.id) {
+        result = (try? field.add(result, id)) ?? result
+      }
     }
     return result
   }

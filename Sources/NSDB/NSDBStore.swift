@@ -197,29 +197,145 @@ public final class NSDBStore: Sendable {
 
   /// Every stored object of a type, read concurrently. Objects that cannot be
   /// decoded are skipped and logged; objects deleted meanwhile are skipped.
+  /// ``readAll(_:)`` returns the undecodable ones too.
   public func getAll<T: WireCodable>(_ type: T.Type) async throws -> [T] {
+    let (objects, corrupt) = try await readAll(type)
+    for object in corrupt {
+      logger.info(
+        "skipping a corrupt object",
+        metadata: ["nsdb.object": "\(object.id)", "nsdb.error": "\(object.error)"])
+    }
+    return objects
+  }
+
+  /// Every stored object of a type, read concurrently, and every one whose stored bytes
+  /// cannot be decoded (a reader that must not hide them names them). Objects deleted
+  /// meanwhile are skipped.
+  public func readAll<T: WireCodable>(_ type: T.Type) async throws -> (
+    objects: [T], corrupt: [CorruptObject]
+  ) {
     let ids = try await ids(type)
-    return try await withThrowingTaskGroup(of: T?.self) { group in
+    return try await withThrowingTaskGroup(of: (T?, CorruptObject?).self) { group in
       for id in ids {
         group.addTask {
           do {
-            return try await self.get(T.self, id)
+            return (try await self.get(T.self, id), nil)
           } catch let error as NSDBError where error.code == .notFound {
-            return nil
+            return (nil, nil)
           } catch let error as NSDBError where error.code == .corrupt {
-            self.logger.info(
-              "skipping a corrupt object",
-              metadata: ["nsdb.object": "\(id)", "nsdb.error": "\(error)"])
-            return nil
+            return (
+              nil,
+              CorruptObject(
+                type: T.modelType, id: id, path: self.paths.object(T.modelType, id),
+                error: error)
+            )
           }
         }
       }
       var objects: [T] = []
+      var corrupt: [CorruptObject] = []
       objects.reserveCapacity(ids.count)
-      for try await object in group {
+      for try await (object, broken) in group {
         if let object { objects.append(object) }
+        if let broken { corrupt.append(broken) }
       }
-      return objects.sorted { $0.id < $1.id }
+      return (objects.sorted { $0.id < $1.id }, corrupt.sorted { $0.id < $1.id })
     }
+  }
+
+  // MARK: Raw access (repairing objects whose bytes cannot be decoded)
+
+  /// An object's node as stored: its bytes, their version, and why they do not decode
+  /// (nil when they do).
+  public func rawRead(_ type: ModelType, _ id: ID) async throws -> (
+    data: [UInt8], version: Int32, problem: NSDBError?
+  ) {
+    let node: NodeData
+    do {
+      node = try await client.get(paths.object(type, id))
+    } catch let error as ZooKeeperError where error.code == .noNode {
+      throw NSDBError(.notFound, "\(type.rawValue) \(id) does not exist")
+    } catch {
+      throw NSDBError.zookeeper(error, "reading \(type.rawValue) \(id)")
+    }
+    let problem: NSDBError?
+    do {
+      _ = try ModelCodec.decodeAny(type, node.data, id: id)
+      problem = nil
+    } catch {
+      problem = error
+    }
+    return (node.data, node.stat.version, problem)
+  }
+
+  /// Deletes an object, also one whose bytes cannot be decoded: what it referenced is
+  /// found from the other side of each binding, and each binding's delete policy applies
+  /// (the objects it owns are deleted, references to it cleared). Returns what it did to
+  /// other objects, one line each.
+  @discardableResult
+  public func rawDelete(_ type: ModelType, _ id: ID) async throws -> [String] {
+    try await transaction { tx in
+      tx.toleratesCorrupt = true
+      if try await tx.isCorrupt(type, id) {
+        try await tx.prefetchReferrers(of: type)
+        return try await tx.deleteCorrupt(type, id)
+      }
+      try await tx.deleteAny(type, id)
+      return []
+    }
+  }
+
+  /// Replaces an object (also one whose bytes cannot be decoded) with `bytes`, which
+  /// must decode as an object of `type` with this `id`. The write goes through the
+  /// bindings: what the new form references gets its back-references, and objects that
+  /// referenced the old one but are not referenced back are released.
+  public func rawOverwrite(_ type: ModelType, _ id: ID, bytes: [UInt8]) async throws {
+    let object: any WireCodable
+    do {
+      object = try ModelCodec.decodeAny(type, bytes, id: id)
+    } catch {
+      throw NSDBError(
+        .invalidArgument, "the new bytes are not a \(type.rawValue): \(error.message)",
+        cause: error.cause)
+    }
+    guard object.id == id else {
+      throw NSDBError(
+        .invalidArgument,
+        "the new bytes are \(type.rawValue) \(object.id), not \(id); an object keeps its id")
+    }
+    try await transaction { tx in
+      tx.toleratesCorrupt = true
+      let corrupt = try await tx.isCorrupt(type, id)
+      let present = try await tx.slot(type, id).current != nil
+      guard corrupt || present else {
+        throw NSDBError(.notFound, "\(type.rawValue) \(id) does not exist")
+      }
+      try await tx.overwrite(object)
+    }
+  }
+}
+
+/// A stored object whose bytes cannot be decoded: which, where, and why.
+public struct CorruptObject: Sendable, CustomStringConvertible {
+  public var type: ModelType
+  public var id: ID
+  /// Its znode.
+  public var path: String
+  public var error: NSDBError
+
+  public init(type: ModelType, id: ID, path: String, error: NSDBError) {
+    self.type = type
+    self.id = id
+    self.path = path
+    self.error = error
+  }
+
+  /// Why it does not decode, in one line.
+  public var reason: String {
+    error.cause.map { "\(error.message): \($0)" } ?? error.message
+  }
+
+  public var description: String {
+    "\(type.rawValue) \(id) at \(path) cannot be decoded (\(reason))"
   }
 }

@@ -31,6 +31,11 @@ public struct Transaction: Sendable {
     var version: Int32
     /// As the transaction wants it (nil: absent / deleted).
     var current: (any WireCodable)?
+    /// Why the stored bytes (`originalBytes`) could not be decoded; `original` is then
+    /// nil, and `current` nil until the transaction overwrites the object.
+    var corrupt: NSDBError? = nil
+    /// Delete the corrupt node at commit.
+    var dropCorrupt = false
   }
 
   let store: NSDBStore
@@ -40,6 +45,9 @@ public struct Transaction: Sendable {
   let optimisticCreates: Bool
   /// Layout nodes (parents first) to create at the start of the multi, when it writes.
   var layout: [String] = []
+  /// Read an object whose bytes cannot be decoded as a corrupt slot instead of failing
+  /// with `.corrupt` (apply and the repairs of `midgectl raw` work around such objects).
+  var toleratesCorrupt = false
 
   init(store: NSDBStore, optimisticCreates: Bool = false) {
     self.store = store
@@ -55,9 +63,20 @@ public struct Transaction: Sendable {
     let slot: Slot
     do {
       let node = try await store.client.get(path)
-      let object = try ModelCodec.decodeAny(type, node.data, id: id)
-      slot = Slot(
-        original: object, originalBytes: node.data, version: node.stat.version, current: object)
+      let decoded = Result { () throws(NSDBError) in
+        try ModelCodec.decodeAny(type, node.data, id: id)
+      }
+      switch decoded {
+      case .success(let object):
+        slot = Slot(
+          original: object, originalBytes: node.data, version: node.stat.version, current: object)
+      case .failure(let error) where toleratesCorrupt && error.code == .corrupt:
+        slot = Slot(
+          original: nil, originalBytes: node.data, version: node.stat.version, current: nil,
+          corrupt: error)
+      case .failure(let error):
+        throw error
+      }
     } catch let error as ZooKeeperError where error.code == .noNode {
       slot = Slot(original: nil, originalBytes: nil, version: -1, current: nil)
     } catch let error as NSDBError {
@@ -74,6 +93,7 @@ public struct Transaction: Sendable {
   mutating func prefetch(_ type: ModelType, _ ids: [ID]) async throws {
     let missing = ids.filter { slots[Key(type: type, id: $0)] == nil }
     let store = self.store
+    let tolerant = toleratesCorrupt
     let loaded = try await withThrowingTaskGroup(of: (ID, Slot).self) { group in
       var next = 0
       var results: [(ID, Slot)] = []
@@ -83,6 +103,7 @@ public struct Transaction: Sendable {
         next += 1
         group.addTask {
           var probe = Transaction(store: store)
+          probe.toleratesCorrupt = tolerant
           return (id, try await probe.slot(type, id))
         }
       }
@@ -184,7 +205,14 @@ public struct Transaction: Sendable {
         try await edit(other.type, target) { other.remove($0, object.id) }
       }
       for target in now where !before.contains(target) {
-        guard let existing = try await slot(other.type, target).current else {
+        let targetSlot = try await slot(other.type, target)
+        if targetSlot.current == nil, let corrupt = targetSlot.corrupt {
+          throw NSDBError(
+            .corrupt,
+            "\(field.name) of \(type.rawValue) \(object.id) references \(other.type.rawValue) \(target), whose stored bytes at \(store.paths.object(other.type, target)) cannot be decoded; overwrite or delete it first",
+            cause: corrupt)
+        }
+        guard let existing = targetSlot.current else {
           throw NSDBError(
             .danglingReference,
             "\(field.name) of \(type.rawValue) \(object.id) references \(other.type.rawValue) \(target), which does not exist"
@@ -214,6 +242,10 @@ public struct Transaction: Sendable {
       guard let slot = slots[key] else { continue }
       let path = store.paths.object(key.type, key.id)
       switch (slot.original, slot.current) {
+      case (nil, let current?) where slot.corrupt != nil:
+        // Overwrites the undecodable bytes read at this version.
+        operations.append(.set(path, data: try ModelCodec.encode(current), version: slot.version))
+        writes += 1
       case (nil, let current?):
         operations.append(.create(path, data: try ModelCodec.encode(current)))
         writes += 1
@@ -228,6 +260,9 @@ public struct Transaction: Sendable {
           operations.append(.set(path, data: bytes, version: slot.version))
           writes += 1
         }
+      case (nil, nil) where slot.dropCorrupt:
+        operations.append(.delete(path, version: slot.version))
+        writes += 1
       case (nil, nil):
         continue
       }
@@ -241,5 +276,91 @@ extension Transaction {
   /// Deletes an object of a type known only at run time (`midgectl delete`).
   public mutating func deleteAny(_ type: ModelType, _ id: ID) async throws {
     try await delete(type, id, reason: nil)
+  }
+}
+
+// MARK: Objects whose bytes cannot be decoded
+
+extension Transaction {
+  /// Whether the object is stored but its bytes cannot be decoded (and the transaction
+  /// has not overwritten it).
+  mutating func isCorrupt(_ type: ModelType, _ id: ID) async throws -> Bool {
+    let slot = try await slot(type, id)
+    return slot.current == nil && slot.corrupt != nil && !slot.dropCorrupt
+  }
+
+  /// Reads every object of the types that reference `type` through a binding, so that
+  /// who references an object can be found from the other side.
+  mutating func prefetchReferrers(of type: ModelType) async throws {
+    for other in Set(store.bindings.sides(of: type).map(\.1.type)) {
+      try await prefetch(other, try await store.untypedIDs(other))
+    }
+  }
+
+  /// The objects (already read) that reference `id` of `type`, per binding side of `type`.
+  func referrers(of type: ModelType, _ id: ID) -> [(RefField, RefField, DeletePolicy, ID)] {
+    var result: [(RefField, RefField, DeletePolicy, ID)] = []
+    for (field, other, policy) in store.bindings.sides(of: type) {
+      for (key, slot) in slots where key.type == other.type {
+        if let object = slot.current, other.get(object).contains(id) {
+          result.append((field, other, policy, key.id))
+        }
+      }
+    }
+    return result.sorted { ($0.1.name, $0.3) < ($1.1.name, $1.3) }
+  }
+
+  /// Deletes an object whose bytes cannot be decoded as `delete` would have: what it
+  /// referenced is found from the other side of each binding (its referrers, read by
+  /// ``prefetchReferrers(of:)``), and each binding's delete policy applies to them.
+  /// Returns what it did to them, one line each.
+  mutating func deleteCorrupt(_ type: ModelType, _ id: ID) async throws -> [String] {
+    let key = Key(type: type, id: id)
+    guard try await isCorrupt(type, id) else {
+      throw NSDBError(.invalidArgument, "\(type.rawValue) \(id) is not a corrupt object")
+    }
+    var done: [String] = []
+    for (field, other, policy, referrer) in referrers(of: type, id) {
+      switch policy {
+      case .cascade:
+        try await delete(other.type, referrer, reason: "\(field.name) of \(type.rawValue) \(id)")
+        done.append("deleted \(other.type.rawValue) \(referrer) (\(field.name) cascades)")
+      case .clear:
+        try await edit(other.type, referrer) { other.remove($0, id) }
+        done.append("removed it from \(other.name) of \(other.type.rawValue) \(referrer)")
+      case .error:
+        throw NSDBError(
+          .stillReferenced,
+          "cannot delete \(type.rawValue) \(id): \(other.type.rawValue) \(referrer) still references it through \(other.name)"
+        )
+      }
+    }
+    slots[key]?.dropCorrupt = true
+    return done
+  }
+
+  /// After a corrupt object was overwritten with `id`'s new form: referrers that the new
+  /// form does not reference back are released (a filter chain that listed the old
+  /// port, say), so both sides of every binding agree again.
+  mutating func releaseUnreturnedReferrers(_ type: ModelType, _ id: ID) async throws {
+    guard let object = try await slot(type, id).current else { return }
+    for (field, other, _, referrer) in referrers(of: type, id)
+    where !field.get(object).contains(referrer) {
+      try await edit(other.type, referrer) { other.remove($0, id) }
+    }
+  }
+
+  /// Overwrites (or, when it decodes, updates) the object with `object`'s id, through
+  /// the bindings: what it references gets its back-references, referrers it does not
+  /// reference back are released.
+  mutating func overwrite(_ object: any WireCodable) async throws {
+    let type = Swift.type(of: object).modelType
+    if try await isCorrupt(type, object.id) {
+      try await prefetchReferrers(of: type)
+      try await createUntyped(object)
+      try await releaseUnreturnedReferrers(type, object.id)
+    } else {
+      try await updateUntyped(object)
+    }
   }
 }

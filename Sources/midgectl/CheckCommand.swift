@@ -9,7 +9,7 @@ import ZooKeeper
 struct Check: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract:
-      "Find orphaned runtime state: ports active on dead hosts, MAC entries of ports that are gone, liveness of unknown hosts."
+      "Find objects whose stored bytes cannot be decoded, and orphaned runtime state: ports active on dead hosts, MAC entries of ports that are gone, liveness of unknown hosts."
   )
 
   @OptionGroup var cluster: ClusterOptions
@@ -28,10 +28,12 @@ struct Check: AsyncParsableCommand {
 
   static func problems(_ store: NSDBStore) async throws -> [String] {
     let logger = Logger(label: "midgectl.check")
-    let snapshot = try await store.snapshot()
+    let (snapshot, corrupt) = try await store.scan()
     let hosts = HostState(client: store.client, paths: store.paths, logger: logger)
     let ports = PortState(client: store.client, paths: store.paths, logger: logger)
-    var problems: [String] = []
+    var problems: [String] = corrupt.map {
+      "\($0); `midgectl raw get \($0.type.rawValue) \($0.id)` shows it, `midgectl raw delete` or re-applying a file that names it repairs it"
+    }
     var alive = Set<ID>()
     for host in snapshot.hosts.values where try await hosts.isAlive(host.id) {
       alive.insert(host.id)

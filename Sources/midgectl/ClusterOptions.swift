@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import NSDB
 import Topology
@@ -49,21 +50,48 @@ struct ClusterOptions: ParsableArguments {
 }
 
 extension NSDBStore {
-  /// Everything stored, as one snapshot.
-  func snapshot() async throws -> TopologySnapshot {
+  /// Everything stored that decodes, as one snapshot, and every object whose bytes do not.
+  func scan() async throws -> (snapshot: TopologySnapshot, corrupt: [CorruptObject]) {
     var snapshot = TopologySnapshot()
-    for host in try await getAll(Host.self) { snapshot.hosts[host.id] = host }
-    for zone in try await getAll(TunnelZone.self) { snapshot.tunnelZones[zone.id] = zone }
-    for bridge in try await getAll(Bridge.self) { snapshot.bridges[bridge.id] = bridge }
-    for router in try await getAll(Router.self) { snapshot.routers[router.id] = router }
-    for port in try await getAll(Port.self) { snapshot.ports[port.id] = port }
-    for route in try await getAll(Route.self) { snapshot.routes[route.id] = route }
-    for chain in try await getAll(Chain.self) { snapshot.chains[chain.id] = chain }
-    for rule in try await getAll(Rule.self) { snapshot.rules[rule.id] = rule }
-    for group in try await getAll(PortGroup.self) { snapshot.portGroups[group.id] = group }
-    for group in try await getAll(IPAddrGroup.self) { snapshot.ipAddrGroups[group.id] = group }
-    for dhcp in try await getAll(Dhcp.self) { snapshot.dhcps[dhcp.id] = dhcp }
+    var corrupt: [CorruptObject] = []
+    func read<T: WireCodable>(
+      _ type: T.Type, into keyPath: WritableKeyPath<TopologySnapshot, [ID: T]>
+    )
+      async throws
+    {
+      let (objects, broken) = try await readAll(type)
+      for object in objects { snapshot[keyPath: keyPath][object.id] = object }
+      corrupt += broken
+    }
+    try await read(Host.self, into: \.hosts)
+    try await read(TunnelZone.self, into: \.tunnelZones)
+    try await read(Bridge.self, into: \.bridges)
+    try await read(Router.self, into: \.routers)
+    try await read(Port.self, into: \.ports)
+    try await read(Route.self, into: \.routes)
+    try await read(Chain.self, into: \.chains)
+    try await read(Rule.self, into: \.rules)
+    try await read(PortGroup.self, into: \.portGroups)
+    try await read(IPAddrGroup.self, into: \.ipAddrGroups)
+    try await read(Dhcp.self, into: \.dhcps)
+    return (snapshot, corrupt)
+  }
+
+  /// Everything stored that decodes, as one snapshot. Objects whose bytes do not decode
+  /// are left out, and each is named on stderr: a listing never hides one.
+  func snapshot() async throws -> TopologySnapshot {
+    let (snapshot, corrupt) = try await scan()
+    warnCorrupt(corrupt)
     return snapshot
+  }
+}
+
+/// Names each corrupt object on stderr, with how to look at and repair it.
+func warnCorrupt(_ corrupt: [CorruptObject], leftOut: String = "left out") {
+  for object in corrupt {
+    let line =
+      "warning: \(object) and is \(leftOut); see `midgectl raw get \(object.type.rawValue) \(object.id)`, repair with `midgectl raw delete|put` or by applying a file that names it\n"
+    FileHandle.standardError.write(Data(line.utf8))
   }
 }
 

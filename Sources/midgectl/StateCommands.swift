@@ -14,7 +14,9 @@ struct Hosts: AsyncParsableCommand {
       let state = HostState(
         client: store.client, paths: store.paths, logger: Logger(label: "midgectl"))
       var rows: [Row] = []
-      for host in try await store.getAll(Host.self) {
+      let (hosts, corrupt) = try await store.readAll(Host.self)
+      warnCorrupt(corrupt)
+      for host in hosts {
         let alive = try await state.isAlive(host.id)
         let interfaces = (try? await state.interfaces(host.id)) ?? []
         rows.append(

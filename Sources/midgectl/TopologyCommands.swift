@@ -171,10 +171,24 @@ struct Export: AsyncParsableCommand {
     abstract: "Write the whole topology as a file that `apply` recreates exactly.")
 
   @OptionGroup var cluster: ClusterOptions
+  @Flag(
+    help:
+      "Write what decodes even when some objects are corrupt (they, and references to them, are left out; each is named on stderr)."
+  )
+  var partial = false
 
   func run() async throws {
-    try await cluster.withStore { store in
-      print(TopologyFile.render(try await store.snapshot()), terminator: "")
+    try await cluster.withStore(readOnly: true) { store in
+      let (snapshot, corrupt) = try await store.scan()
+      if !corrupt.isEmpty && !partial {
+        throw CommandError(
+          "refusing to export: \(corrupt.count) stored object\(corrupt.count == 1 ? "" : "s") cannot be decoded, so the file would lack \(corrupt.count == 1 ? "it" : "them") and every reference to \(corrupt.count == 1 ? "it" : "them"):\n"
+            + corrupt.map { "  \($0)" }.joined(separator: "\n")
+            + "\nRepair them (`midgectl raw get|delete|put`, or apply a file that names them), or export what decodes with --partial."
+        )
+      }
+      warnCorrupt(corrupt, leftOut: "left out of this partial export, with every reference to it")
+      print(TopologyFile.render(snapshot), terminator: "")
     }
   }
 }
@@ -253,6 +267,12 @@ struct Delete: AsyncParsableCommand {
       guard let row = snapshot.rows(type.type).first(where: { $0.name == name }),
         let id = ID(row.id)
       else {
+        let derived = TopologyFile.id(type.type, name)
+        if let stored = try? await store.rawRead(type.type, derived), stored.problem != nil {
+          throw CommandError(
+            "\(type.type.rawValue) '\(name)' (\(derived)) is stored but its bytes cannot be decoded; delete it with `midgectl raw delete \(type.type.rawValue) \(derived)`"
+          )
+        }
         throw CommandError("no \(type.type.rawValue) is named '\(name)'")
       }
       do {
