@@ -1,6 +1,6 @@
 // Writes the seed corpus for the Packets fuzzer: one small valid frame per protocol the
 // parser knows. Run by `Fuzz/run.sh --make-corpus`; the output is committed in
-// Fuzz/corpus, so this only needs re-running when the seeds should change.
+// Fuzz/corpus/packets, so this only needs re-running when the seeds should change.
 
 #if canImport(Glibc)
   import Glibc
@@ -8,7 +8,7 @@
   import Darwin
 #endif
 
-let directory = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "Fuzz/corpus"
+let directory = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "Fuzz/corpus/packets"
 
 let macA = MACAddress(0x02, 0, 0, 0, 0, 0x0A)
 let macB = MACAddress(0x02, 0, 0, 0, 0, 0x0B)

@@ -1,0 +1,2 @@
+// Only the declaration in include/CLibFuzzer.h matters; SwiftPM wants a source file.
+#include "CLibFuzzer.h"

@@ -1,0 +1,1 @@
+../../../Sources/Agent/FlowStateMessage.swift
