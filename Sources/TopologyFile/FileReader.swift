@@ -77,6 +77,53 @@ final class FileReader {
     return value
   }
 
+  /// A required object name, checked against ``NameRules``.
+  func name(_ fields: [String: Field], in parent: Field) -> String? {
+    guard let name = required(fields, "name", in: parent) else { return nil }
+    if let problem = NameRules.problem(name: name) {
+      fail(
+        fields["name"], fields["name"]?.path ?? "name",
+        "'\(name.debugDescription.dropFirst().dropLast())' \(problem)")
+      return nil
+    }
+    return name
+  }
+
+  /// An optional interface name, checked against what Linux accepts.
+  func interfaceName(_ field: Field?) -> String? {
+    guard let field, let name = string(field) else { return nil }
+    if let problem = NameRules.problem(interfaceName: name) {
+      fail(
+        field, field.path, "interface '\(name.debugDescription.dropFirst().dropLast())' \(problem)")
+      return nil
+    }
+    return name
+  }
+
+  /// A prefix that names a block of addresses (a subnet, a route's or a rule's match),
+  /// so its host bits must be clear: `10.0.0.1/24` is refused, naming `10.0.0.0/24`.
+  func network(_ field: Field?) -> IPv4Prefix? {
+    guard let prefix = prefix(field) else { return nil }
+    guard prefix.isCanonical else {
+      fail(
+        field, field?.path ?? "",
+        "\(prefix) has host bits set; the network is \(prefix.canonical)")
+      return nil
+    }
+    return prefix
+  }
+
+  /// A number no larger than `maximum`.
+  func int<T: FixedWidthInteger>(_ field: Field?, _ type: T.Type, in range: ClosedRange<T>) -> T? {
+    guard let value = int(field, type) else { return nil }
+    guard range.contains(value) else {
+      fail(
+        field, field?.path ?? "", "\(value) is outside \(range.lowerBound)...\(range.upperBound)")
+      return nil
+    }
+    return value
+  }
+
   func int<T: FixedWidthInteger>(_ field: Field?, _ type: T.Type) -> T? {
     guard let text = string(field) else { return nil }
     let value: T?
@@ -133,7 +180,7 @@ final class FileReader {
   /// `80` or `1000-2000`.
   func portRange(_ field: Field?) -> ClosedRange<UInt16>? {
     guard let text = string(field) else { return nil }
-    let parts = text.split(separator: "-", maxSplits: 1).map {
+    let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map {
       UInt16($0.trimmingCharacters(in: .whitespaces))
     }
     guard let low = parts.first ?? nil, let high = parts.count == 2 ? parts[1] : low, low <= high
@@ -147,7 +194,9 @@ final class FileReader {
   /// `1.2.3.4` or `1.2.3.4-1.2.3.9`.
   func addressRange(_ field: Field?) -> (IPv4Address, IPv4Address)? {
     guard let text = string(field) else { return nil }
-    let parts = text.split(separator: "-", maxSplits: 1).map { IPv4Address(String($0)) }
+    let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map {
+      IPv4Address(String($0))
+    }
     guard let low = parts.first ?? nil, let high = parts.count == 2 ? parts[1] : low, low <= high
     else {
       fail(field, field?.path ?? "", "'\(text)' is not an address or a range like 1.2.3.4-1.2.3.9")

@@ -15,7 +15,7 @@ extension SnapshotBuilder {
 
   func readChain(_ field: Field) {
     let f = reader.mapping(field, allowed: ["name", "rules"])
-    guard let name = reader.required(f, "name", in: field), let id = declare(.chain, name, field)
+    guard let name = reader.name(f, in: field), let id = declare(.chain, name, field)
     else {
       return
     }
@@ -58,9 +58,9 @@ extension SnapshotBuilder {
     c.invDlDst = inverted.contains("dlDst")
     c.dlType = reader.int(f["dlType"], UInt16.self)
     c.invDlType = inverted.contains("dlType")
-    c.nwSrc = reader.prefix(f["nwSrc"])
+    c.nwSrc = reader.network(f["nwSrc"])
     c.invNwSrc = inverted.contains("nwSrc")
-    c.nwDst = reader.prefix(f["nwDst"])
+    c.nwDst = reader.network(f["nwDst"])
     c.invNwDst = inverted.contains("nwDst")
     c.nwProto = protocolNumber(f["nwProto"])
     c.invNwProto = inverted.contains("nwProto")
@@ -181,6 +181,30 @@ extension SnapshotBuilder {
     }
   }
 
+  /// A route's port is one of its router's ports, and its gateway is a neighbour on that
+  /// port's subnet (not the port's own address).
+  func checkRouteGateways() {
+    for check in routeChecks {
+      guard let port = snapshot.ports[check.port] else { continue }  // reported as unresolved
+      guard port.device == .router(check.router) else {
+        reader.fail(
+          check.portField, check.portField.path,
+          "'\(port.name)' is not a port of router '\(check.routerName)'")
+        continue
+      }
+      guard let gateway = check.gateway, let subnet = port.portSubnet else { continue }
+      if !subnet.contains(gateway) {
+        reader.fail(
+          check.gatewayField, check.gatewayField?.path ?? check.portField.path,
+          "gateway \(gateway) is not on port '\(port.name)''s subnet \(subnet)")
+      } else if gateway == port.portAddress {
+        reader.fail(
+          check.gatewayField, check.gatewayField?.path ?? check.portField.path,
+          "gateway \(gateway) is port '\(port.name)''s own address")
+      }
+    }
+  }
+
   /// Resolves references, fills back-references, checks the whole.
   func finish() {
     for (field, type, name) in pendingReferences where declared[type]?[name] == nil {
@@ -195,6 +219,7 @@ extension SnapshotBuilder {
         }
       }
     }
+    checkRouteGateways()
     guard reader.errors.isEmpty else { return }
     for id in portOrder {
       guard let port = snapshot.ports[id] else { continue }

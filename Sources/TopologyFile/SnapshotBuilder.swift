@@ -13,6 +13,12 @@ final class SnapshotBuilder {
   var routerSubnets: [(router: String, prefix: IPv4Prefix, field: Field)] = []
   var portOrder: [ID] = []
   var explicitKeys: [ID: (UInt32, Field)] = [:]
+  /// Routes to a port, checked once every port is read (``checkRouteGateways()``).
+  var routeChecks:
+    [(
+      router: ID, routerName: String, port: ID, portField: Field, gateway: IPv4Address?,
+      gatewayField: Field?
+    )] = []
 
   static let topKeys: Set<String> = [
     "tunnelZones", "hosts", "chains", "portGroups", "ipAddrGroups", "bridges", "routers",
@@ -50,7 +56,7 @@ final class SnapshotBuilder {
 
   func readTunnelZone(_ field: Field) {
     let f = reader.mapping(field, allowed: ["name"])
-    guard let name = reader.required(f, "name", in: field),
+    guard let name = reader.name(f, in: field),
       let id = declare(.tunnelZone, name, field)
     else { return }
     snapshot.tunnelZones[id] = TunnelZone(id: id, name: name)
@@ -58,7 +64,7 @@ final class SnapshotBuilder {
 
   func readHost(_ field: Field) {
     let f = reader.mapping(field, allowed: ["name", "tunnelZone", "address", "port"])
-    guard let name = reader.required(f, "name", in: field), let id = declare(.host, name, field)
+    guard let name = reader.name(f, in: field), let id = declare(.host, name, field)
     else {
       return
     }
@@ -73,7 +79,10 @@ final class SnapshotBuilder {
         snapshot.hosts[id] = host
         return
       }
-      let port = reader.int(f["port"], UInt16.self) ?? 6677
+      if let problem = Self.unicastProblem(address) {
+        reader.fail(f["address"], "\(field.path).address", "\(address) \(problem)")
+      }
+      let port = reader.int(f["port"], UInt16.self, in: 1...UInt16.max) ?? 6677
       snapshot.tunnelZones[zone]?.members[id] = .init(address: address, port: port)
       snapshot.tunnelZones[zone]?.hostIds.append(id)
     }
@@ -82,7 +91,7 @@ final class SnapshotBuilder {
 
   func readPortGroup(_ field: Field) {
     let f = reader.mapping(field, allowed: ["name", "stateful"])
-    guard let name = reader.required(f, "name", in: field),
+    guard let name = reader.name(f, in: field),
       let id = declare(.portGroup, name, field)
     else { return }
     snapshot.portGroups[id] = PortGroup(
@@ -91,7 +100,7 @@ final class SnapshotBuilder {
 
   func readAddressGroup(_ field: Field) {
     let f = reader.mapping(field, allowed: ["name", "addresses"])
-    guard let name = reader.required(f, "name", in: field),
+    guard let name = reader.name(f, in: field),
       let id = declare(.ipAddrGroup, name, field)
     else { return }
     let addresses = reader.list(f["addresses"]).compactMap { reader.address($0) }
@@ -102,7 +111,7 @@ final class SnapshotBuilder {
     let f = reader.mapping(
       field,
       allowed: ["name", "adminUp", "inboundFilter", "outboundFilter", "vni", "dhcp", "ports"])
-    guard let name = reader.required(f, "name", in: field), let id = declare(.bridge, name, field)
+    guard let name = reader.name(f, in: field), let id = declare(.bridge, name, field)
     else {
       return
     }
@@ -110,7 +119,7 @@ final class SnapshotBuilder {
       id: id, name: name, adminStateUp: reader.bool(f["adminUp"]) ?? true,
       inboundFilterId: reference(.chain, f["inboundFilter"]),
       outboundFilterId: reference(.chain, f["outboundFilter"]),
-      vni: reader.int(f["vni"], UInt32.self))
+      vni: reader.int(f["vni"], UInt32.self, in: 0...0xFF_FFFF))
     if let dhcpField = f["dhcp"] {
       let dhcpID = TopologyFile.id(.dhcp, name)
       if let dhcp = readDhcp(dhcpField, id: dhcpID, bridge: id) {
@@ -126,7 +135,7 @@ final class SnapshotBuilder {
 
   func readDhcp(_ field: Field, id: ID, bridge: ID) -> Dhcp? {
     let f = reader.mapping(field, allowed: ["subnet", "gateway", "dns", "hosts"])
-    guard let subnet = reader.prefix(f["subnet"]) else {
+    guard let subnet = reader.network(f["subnet"]) else {
       if f["subnet"] == nil {
         reader.fail(field, "\(field.path).subnet", "required field is missing")
       }
@@ -143,11 +152,25 @@ final class SnapshotBuilder {
       }
       if !subnet.contains(ip) {
         reader.fail(h["ip"], "\(entry.path).ip", "\(ip) is outside \(subnet)")
+      } else if let problem = Self.hostAddressProblem(ip, in: subnet) {
+        reader.fail(h["ip"], "\(entry.path).ip", "\(ip) \(problem)")
       }
-      hosts.append(DhcpHost(mac: mac, ip: ip, name: reader.string(h["name"]) ?? ""))
+      let hostName = reader.string(h["name"]) ?? ""
+      if !hostName.isEmpty, let problem = NameRules.problem(name: hostName) {
+        reader.fail(
+          h["name"], "\(entry.path).name",
+          "'\(hostName.debugDescription.dropFirst().dropLast())' \(problem)")
+      }
+      hosts.append(DhcpHost(mac: mac, ip: ip, name: hostName))
+    }
+    let gateway = reader.address(f["gateway"])
+    if let gateway, !subnet.contains(gateway) {
+      reader.fail(f["gateway"], "\(field.path).gateway", "\(gateway) is outside \(subnet)")
+    } else if let gateway, let problem = Self.hostAddressProblem(gateway, in: subnet) {
+      reader.fail(f["gateway"], "\(field.path).gateway", "\(gateway) \(problem)")
     }
     return Dhcp(
-      id: id, bridgeId: bridge, subnet: subnet, gateway: reader.address(f["gateway"]),
+      id: id, bridgeId: bridge, subnet: subnet, gateway: gateway,
       dnsServers: reader.list(f["dns"]).compactMap { reader.address($0) }, hosts: hosts)
   }
 
@@ -161,7 +184,7 @@ final class SnapshotBuilder {
   func readPort(_ field: Field, device: DeviceRef, routerName: String?) -> Port? {
     let keys = routerName == nil ? Self.portKeys : Self.portKeys.union(["address", "mac", "link"])
     let f = reader.mapping(field, allowed: keys)
-    guard let name = reader.required(f, "name", in: field), let id = declare(.port, name, field)
+    guard let name = reader.name(f, in: field), let id = declare(.port, name, field)
     else {
       return nil
     }
@@ -170,13 +193,15 @@ final class SnapshotBuilder {
       inboundFilterId: reference(.chain, f["inboundFilter"]),
       outboundFilterId: reference(.chain, f["outboundFilter"]),
       portGroupIds: reader.list(f["portGroups"]).compactMap { reference(.portGroup, $0) },
-      vlanId: reader.int(f["vlan"], UInt16.self), name: name)
+      vlanId: reader.int(f["vlan"], UInt16.self, in: 0...4094), name: name)
     if let key = reader.int(f["tunnelKey"], UInt32.self) {
       explicitKeys[id] = (key, f["tunnelKey"]!)
     }
     let host = reference(.host, f["host"])
-    let interface = reader.string(f["interface"])
-    if (host == nil) != (interface == nil) {
+    let interface = reader.interfaceName(f["interface"])
+    if f["interface"] != nil && interface == nil {
+      // Reported by interfaceName.
+    } else if (host == nil) != (interface == nil) {
       reader.fail(field, field.path, "an exterior port needs both 'host' and 'interface'")
     } else if let host {
       port.hostId = host
@@ -185,9 +210,11 @@ final class SnapshotBuilder {
     for entry in reader.list(f["candidates"]) {
       let c = reader.mapping(entry, allowed: ["host", "interface", "priority"])
       guard let candidateHost = reference(.host, c["host"]),
-        let candidateInterface = reader.string(c["interface"]), !candidateInterface.isEmpty
+        let candidateInterface = reader.interfaceName(c["interface"])
       else {
-        reader.fail(entry, entry.path, "a candidate needs 'host' and 'interface'")
+        if c["host"] == nil || c["interface"] == nil {
+          reader.fail(entry, entry.path, "a candidate needs 'host' and 'interface'")
+        }
         continue
       }
       port.candidates.append(
@@ -205,6 +232,12 @@ final class SnapshotBuilder {
             field, "\(field.path).address", "a router port needs an address like 10.0.0.1/24")
         }
         return nil
+      }
+      if let problem = Self.hostAddressProblem(prefix.address, in: prefix) {
+        reader.fail(
+          f["address"], "\(field.path).address",
+          "\(prefix) \(problem); a router port needs a host address of its subnet, like \(IPv4Prefix(IPv4Address(prefix.network.value + 1), length: prefix.length))"
+        )
       }
       port.portAddress = prefix.address
       port.portSubnet = prefix.canonical
@@ -231,6 +264,25 @@ final class SnapshotBuilder {
     portOrder.append(linkID)
   }
 
+  /// Why `address` cannot be a host's unicast address, or nil.
+  static func unicastProblem(_ address: IPv4Address) -> String? {
+    if address.value >> 24 == 0 { return "is in 0.0.0.0/8 (this network), not a host's address" }
+    if address.value >> 28 == 0xE { return "is a multicast address, not a host's address" }
+    if address.value >> 28 == 0xF { return "is reserved or broadcast, not a host's address" }
+    return nil
+  }
+
+  /// Why `address` cannot be a host's address on `subnet`, or nil: a unicast address,
+  /// and neither the network nor the broadcast address where the subnet has them (/30
+  /// and wider; a /31 is two hosts and a /32 one).
+  static func hostAddressProblem(_ address: IPv4Address, in subnet: IPv4Prefix) -> String? {
+    if let problem = unicastProblem(address) { return problem }
+    guard subnet.length <= 30 else { return nil }
+    if address == subnet.network { return "is the network address of \(subnet.canonical)" }
+    if address == subnet.broadcast { return "is the broadcast address of \(subnet.canonical)" }
+    return nil
+  }
+
   /// A locally administered MAC from the port's id, stable across applies.
   static func derivedMAC(_ id: ID) -> MACAddress {
     MACAddress(0x02_00_0000_0000 | (id.low & 0xFF_FFFF_FFFF))
@@ -243,7 +295,7 @@ final class SnapshotBuilder {
         "name", "adminUp", "inboundFilter", "outboundFilter", "forwardFilter", "ports", "routes",
         "floatingIps",
       ])
-    guard let name = reader.required(f, "name", in: field), let id = declare(.router, name, field)
+    guard let name = reader.name(f, in: field), let id = declare(.router, name, field)
     else {
       return
     }
@@ -268,7 +320,7 @@ final class SnapshotBuilder {
 
   func readRoute(_ field: Field, router: ID, routerName: String, index: Int) {
     let f = reader.mapping(field, allowed: ["dst", "src", "port", "gateway", "weight", "type"])
-    guard let dst = reader.prefix(f["dst"]) else {
+    guard let dst = reader.network(f["dst"]) else {
       if f["dst"] == nil { reader.fail(field, "\(field.path).dst", "required field is missing") }
       return
     }
@@ -284,11 +336,19 @@ final class SnapshotBuilder {
       reader.fail(
         field, "\(field.path).port", "a route of type 'port' needs the router port to send to")
     }
+    let gateway = reader.address(f["gateway"])
+    if gateway != nil && nextHop != .port {
+      reader.fail(
+        f["gateway"], "\(field.path).gateway", "only a route of type 'port' has a gateway")
+    }
+    if let port, let portField = f["port"] {
+      routeChecks.append((router, routerName, port, portField, gateway, f["gateway"]))
+    }
     let id = ID(name: "Route/\(routerName)/\(index)")
     snapshot.routes[id] = Route(
-      id: id, routerId: router, srcPrefix: reader.prefix(f["src"]) ?? .all,
+      id: id, routerId: router, srcPrefix: reader.network(f["src"]) ?? .all,
       dstPrefix: dst.canonical,
-      nextHop: nextHop, nextHopPortId: port, nextHopGateway: reader.address(f["gateway"]),
+      nextHop: nextHop, nextHopPortId: port, nextHopGateway: gateway,
       weight: reader.int(f["weight"], UInt32.self) ?? 100)
   }
 }
