@@ -86,6 +86,24 @@ public enum ManifestParser {
     }
     guard let name = reader.required(meta, "name") else { return nil }
     let namespace = meta.child("namespace").flatMap(reader.string) ?? "default"
+    // Topology names are built from these (`k8s-pod-<namespace>/<name>-ingress`): the
+    // topology file's name rules apply, with room for the longest prefix and suffix.
+    for (key, value) in [("name", name), ("namespace", namespace)] {
+      if let problem = NameRules.problem(name: value), !value.isEmpty {
+        let field = meta.child(key)
+        reader.fail(
+          field, "metadata.\(key)", "'\(value.debugDescription.dropFirst().dropLast())' \(problem)",
+          code: .invalidValue)
+        return nil
+      }
+    }
+    if namespace.utf8.count + name.utf8.count > NameRules.maxNameBytes - 32 {
+      reader.fail(
+        meta.child("name"), "metadata.name",
+        "namespace and name are \(namespace.utf8.count + name.utf8.count) bytes together; the topology names made from them allow \(NameRules.maxNameBytes - 32)",
+        code: .invalidValue)
+      return nil
+    }
     return (
       name, namespace.isEmpty ? "default" : namespace, reader.stringMap(meta.child("labels")),
       reader.stringMap(meta.child("annotations"))
