@@ -18,6 +18,7 @@ let package = Package(
   products: [
     .executable(name: "midgectl", targets: ["midgectl"]),
     .executable(name: "midge-agent", targets: ["midge-agent"]),
+    .executable(name: "midge-supervisor", targets: ["midge-supervisor"]),
     .library(name: "ZooKeeper", targets: ["ZooKeeper"]),
     .library(name: "LZ4", targets: ["LZ4"]),
     .library(name: "Packets", targets: ["Packets"]),
@@ -95,6 +96,14 @@ let package = Package(
       dependencies: [
         "Agent", log, .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: strict
+    ),
+
+    .executableTarget(
+      name: "midge-supervisor",
+      dependencies: [
+        "ZooKeeper", log, .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
     ),

@@ -24,6 +24,7 @@ extension Agent {
         cause: AgentError.Described(error))
     }
     self.client = client
+    writeSessionFile()
     notePhase("connect")
     metrics.sessionState.store(1, ordering: .relaxed)
     let store = NSDBStore(client: client, root: configuration.root, logger: logger)
@@ -183,6 +184,7 @@ extension Agent {
     tasks = []
     events.finish()
     await client?.close()
+    removeSessionFile()
     metrics.sessionState.store(-1, ordering: .relaxed)
     datapath?.stop()
     datapath = nil
@@ -222,6 +224,7 @@ extension Agent {
     switch event {
     case .connected, .reconnected:
       metrics.sessionState.store(1, ordering: .relaxed)
+      writeSessionFile()
       logger.info("ZooKeeper session up", metadata: ["agent.session": "\(event)"])
     case .suspended:
       metrics.sessionState.store(0, ordering: .relaxed)

@@ -49,6 +49,12 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
   /// Where the per-port flow-state logs live (conntrack and NAT state a restarted agent
   /// resumes from).
   public var flowStateDirectory: String = "/var/lib/midge/flow-state"
+  /// Where the agent keeps its current ZooKeeper session's id and password (rewritten on
+  /// every new session, removed on a clean stop), for `midge-supervisor`: when the agent
+  /// dies the supervisor closes that session, so its ports fail over at once instead of
+  /// after the session timeout. nil: not written. `midge-supervisor` sets it through the
+  /// `MIDGE_SESSION_FILE` environment variable.
+  public var sessionFile: String?
 
   public init() {}
 
@@ -76,6 +82,7 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
     macRetention = try value(.macRetention, defaults.macRetention)
     topologyIdleTimeout = try value(.topologyIdleTimeout, defaults.topologyIdleTimeout)
     flowStateDirectory = try value(.flowStateDirectory, defaults.flowStateDirectory)
+    sessionFile = try container.decodeIfPresent(String.self, forKey: .sessionFile)
   }
 
   /// Parses a YAML configuration; unknown keys are errors (a typo must not silently
@@ -173,6 +180,6 @@ extension AgentConfiguration {
     case zookeeper, root, sessionTimeout, hostName, hostIdFile, tunnelZone, tunnelAddress
     case tunnelPort, logLevel, controlAddress, metricsAddress, flowIdleTimeout, flowCapacity
     case pendingTimeout, interfacePollInterval, macRetention, flowStateDirectory
-    case topologyIdleTimeout
+    case topologyIdleTimeout, sessionFile
   }
 }

@@ -59,6 +59,9 @@ struct MidgeAgent: AsyncParsableCommand {
       if let macRetention { settings.macRetention = macRetention }
       if let topologyIdleTimeout { settings.topologyIdleTimeout = topologyIdleTimeout }
       if let flowStateDirectory { settings.flowStateDirectory = flowStateDirectory }
+      if let file = ProcessInfo.processInfo.environment["MIDGE_SESSION_FILE"], !file.isEmpty {
+        settings.sessionFile = file
+      }
       try settings.validate()
     } catch let error as AgentError {
       throw ValidationError(error.description)

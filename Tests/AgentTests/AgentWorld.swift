@@ -50,13 +50,23 @@ final class AgentWorld: @unchecked Sendable {
 
   /// More `midge-agent` flags for every agent.
   let agentArguments: [String]
+  /// Whether agents run under `midge-supervisor` (then `AgentProcess.child` is the
+  /// supervisor, and `agentPID(_:)` the agent).
+  let supervised: Bool
+
+  static var supervisorBinary: String {
+    URL(fileURLWithPath: agentBinary).deletingLastPathComponent()
+      .appendingPathComponent("midge-supervisor").path
+  }
 
   init(
-    zookeeper: ZooKeeperServer, sessionTimeout: Double = 2, agentArguments: [String] = []
+    zookeeper: ZooKeeperServer, sessionTimeout: Double = 2, agentArguments: [String] = [],
+    supervised: Bool = false
   ) throws {
     self.zookeeper = zookeeper
     self.sessionTimeout = sessionTimeout
     self.agentArguments = agentArguments
+    self.supervised = supervised
     suffix = String(UInt32.random(in: 0x1000_0000...0xFFFF_FFFF), radix: 16)
     root = "/midge-e2e-\(suffix)"
     directory = NSTemporaryDirectory() + "midge-e2e-\(suffix)"
@@ -122,8 +132,11 @@ final class AgentWorld: @unchecked Sendable {
 
   func startAgent(_ index: Int) throws {
     let agent = agents[index]
+    let supervisor =
+      supervised
+      ? [Self.supervisorBinary, "--pid-file", directory + "/\(agent.host).pid", "--"] : []
     agents[index].child = try ChildProcess(
-      [
+      supervisor + [
         Self.agentBinary, "--zk", zookeeper.connectString, "--root", root, "--host-name",
         agent.host, "--host-id-file", directory + "/\(agent.host).id", "--tunnel-port",
         "\(agent.tunnelPort)", "--control-address", "127.0.0.1:\(agent.controlPort)",
@@ -158,6 +171,14 @@ final class AgentWorld: @unchecked Sendable {
         guard active else { throw HarnessError("port \(name) never became active") }
       }
     }
+  }
+
+  /// The process id of agent `index` (under a supervisor: its child, once started).
+  func agentPID(_ index: Int) -> pid_t? {
+    guard supervised else { return agents[index].child?.pid }
+    let file = directory + "/\(agents[index].host).pid"
+    let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+    return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
   }
 
   func agentLog(_ index: Int) -> String {

@@ -34,3 +34,20 @@ struct LogRateLimiterTests {
     #expect(limiter.admit(LogRateLimiter.kind(of: other), now: start + .seconds(19)) == 0)
   }
 }
+
+@Suite("Session file")
+struct SessionFileTests {
+  @Test("what the agent writes the supervisor reads back; anything else is refused")
+  func roundTrip() {
+    let file = SessionFile(
+      zookeeper: "127.0.0.1:2181,127.0.0.1:2182",
+      credentials: SessionCredentials(sessionID: -0x7000_0000_0000_0001, password: Array(0..<16)))
+    #expect(SessionFile(parsing: file.text) == file)
+    for garbage in [
+      "", "zookeeper=x\n", "zookeeper=x\nsession=zz\npassword=00\n",
+      "zookeeper=x\nsession=1\npassword=0\n", "zookeeper=x\nsession=1\npassword=\n", "\u{0}\u{1}",
+    ] {
+      #expect(SessionFile(parsing: garbage) == nil, "\(garbage.debugDescription)")
+    }
+  }
+}

@@ -5,7 +5,9 @@
 #
 #   world_create_vms / world_remove_vms     the four VMs of ops/topologies/demo.yaml
 #   world_add_vm NAME ADDRESS GATEWAY       one VM: namespace NAME, root-side veth NAME
-#   world_start_agent HOST TUNNEL CONTROL ZK   a midge-agent in the background (pid in AGENT_PID[HOST])
+#   world_start_agent HOST TUNNEL CONTROL ZK   a midge-agent under midge-supervisor in the
+#                                           background (AGENT_PID[HOST] the agent's pid,
+#                                           SUPERVISOR_PID[HOST] the supervisor's)
 #   world_wait_ready CONTROL                wait (10 s at most) until the agent is ready
 #   http_get PORT PATH                      the body of a GET to 127.0.0.1:PORT
 #   world_stop_agents                       SIGTERM every agent, SIGKILL after 5 s
@@ -18,6 +20,7 @@ WORLD_VMS=(
   "vm-b2 mvm-b2 10.10.2.3 10.10.2.1"
 )
 declare -gA AGENT_PID=()
+declare -gA SUPERVISOR_PID=()
 
 world_check_ranges() {
   # Tenant addresses must never be the uplink's range.
@@ -58,22 +61,40 @@ world_remove_vms() {
 }
 
 world_start_agent() { # host tunnel-port control-port zk
-  "$BIN/midge-agent" --zk "$4" --host-name "$1" --host-id-file "$WORK/$1.id" \
+  # Under the supervisor, as a production agent runs: if the agent dies, the supervisor
+  # closes its ZooKeeper session at once and its ports fail over without waiting for the
+  # session timeout. A drill's SIGKILL goes to the agent itself (AGENT_PID).
+  rm -f "$WORK/$1.pid"
+  "$BIN/midge-supervisor" --pid-file "$WORK/$1.pid" -- \
+    "$BIN/midge-agent" --zk "$4" --host-name "$1" --host-id-file "$WORK/$1.id" \
     --tunnel-port "$2" --control-address "127.0.0.1:$3" --session-timeout 2 \
     --flow-state-directory "$WORK/$1-flow-state" \
     >>"$WORK/$1.log" 2>&1 &
-  AGENT_PID[$1]=$!
+  SUPERVISOR_PID[$1]=$!
+  local _i
+  for _i in $(seq 200); do [ -s "$WORK/$1.pid" ] && break; sleep 0.01; done
+  AGENT_PID[$1]=$(cat "$WORK/$1.pid" 2>/dev/null) || die "midge-supervisor did not start $1's agent"
+}
+
+# world_wait_supervisor HOST: wait (10 s at most) until HOST's supervisor has ended (after
+# its agent died and it closed the agent's session).
+world_wait_supervisor() {
+  local pid=${SUPERVISOR_PID[$1]} _i
+  for _i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  wait "$pid" 2>/dev/null || true
 }
 
 world_stop_agents() {
   local host pid
-  for host in "${!AGENT_PID[@]}"; do kill -TERM "${AGENT_PID[$host]}" 2>/dev/null || true; done
-  for host in "${!AGENT_PID[@]}"; do
-    pid=${AGENT_PID[$host]}
+  # SIGTERM to a supervisor reaches its agent, which stops gracefully.
+  for host in "${!SUPERVISOR_PID[@]}"; do kill -TERM "${SUPERVISOR_PID[$host]}" 2>/dev/null || true; done
+  for host in "${!SUPERVISOR_PID[@]}"; do
+    pid=${SUPERVISOR_PID[$host]}
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
+    kill -KILL "${AGENT_PID[$host]:-}" "$pid" 2>/dev/null || true
   done
   AGENT_PID=()
+  SUPERVISOR_PID=()
 }
 
 # http_get PORT PATH: the body of a GET to 127.0.0.1:PORT (bash only, 2 s at most).
