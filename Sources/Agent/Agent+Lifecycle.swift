@@ -148,32 +148,17 @@ extension Agent {
       ])
   }
 
-  /// A graceful stop: ports are marked inactive and the host not alive, the session is
-  /// closed (so every ephemeral of this host goes at once and peers react immediately),
-  /// then the datapath stops.
+  /// A graceful stop: the session is closed first, then the datapath stops.
+  ///
+  /// Everything that says this host serves something is an ephemeral node of its session:
+  /// its ports' `active` state, its liveness, its election candidacies, its learned MAC
+  /// and ARP entries. Closing the session removes them all in one server operation, so
+  /// peers see the whole host go at once and together, one round trip after the signal.
+  /// Writing each removal first would cost a round trip per port and let peers see a
+  /// half-gone host. Writes still queued are moot and dropped.
   public func stop() async {
     logger.info("agent stopping", metadata: ["agent.ports": "\(attached.count)"])
-    for server in controlServers { await server.stop() }
-    controlServers = []
-    if let portState {
-      for port in attached.keys.sorted() {
-        writer?.enqueue("deactivate \(port)") { try await portState.deactivate(port: port) }
-      }
-    }
-    if let hostState {
-      let hostID = hostID
-      writer?.enqueue("unregister") { try await hostState.unregisterAlive(host: hostID) }
-    }
-    // Bounded: a ZooKeeper that cannot be reached must not hold the stop up for long.
-    if let writer {
-      let drained = Task { await writer.finish() }
-      let timer = Task {
-        try? await Task.sleep(for: .seconds(2))
-        drained.cancel()
-      }
-      await drained.value
-      timer.cancel()
-    }
+    writer?.cancel()
     for election in elections.values { election.task.cancel() }
     elections = [:]
     for task in watches.values { task.cancel() }
@@ -186,6 +171,9 @@ extension Agent {
     await client?.close()
     removeSessionFile()
     metrics.sessionState.store(-1, ordering: .relaxed)
+    // Last: what peers wait for (the session's end) goes first.
+    for server in controlServers { await server.stop() }
+    controlServers = []
     datapath?.stop()
     datapath = nil
     logger.info("agent stopped")

@@ -42,9 +42,9 @@ final class NSDBWriter: Sendable {
     continuation.yield((what, job))
   }
 
-  /// Waits for every queued write, then stops.
-  func finish() async {
+  /// Stops at once: the write in flight is cancelled, queued ones are dropped.
+  func cancel() {
     continuation.finish()
-    await task.value
+    task.cancel()
   }
 }
