@@ -13,7 +13,8 @@
 #   Fuzz/run.sh --list                          the harness names
 #
 # packets is built with swiftc from Sources/Packets (fast, no dependencies); the others are
-# the SwiftPM package Fuzz/Package.swift, built in $FUZZ_SCRATCH (default Fuzz/.build-fuzz).
+# the SwiftPM package Fuzz/Package.swift. Both build in $FUZZ_SCRATCH (default
+# Fuzz/.build-fuzz, ignored by git).
 # New corpus entries and crash artifacts go to $FUZZ_OUT/NAME (default /tmp/midge-fuzz),
 # never into the repository; Fuzz/corpus/NAME is only read.
 set -euo pipefail
@@ -72,11 +73,11 @@ fuzzer_library() {
 }
 
 build_packets() {
-  mkdir -p "$OUT_BASE/packets"
+  mkdir -p "$SCRATCH/packets"
   "$SWIFTC" -swift-version 6 -sanitize=fuzzer,address -parse-as-library -O -wmo \
     -module-name PacketsFuzz \
     "$ROOT"/Sources/Packets/*.swift "$ROOT/Fuzz/PacketsFuzz/main.swift" \
-    -o "$OUT_BASE/packets/packets-fuzz"
+    -o "$SCRATCH/packets/packets-fuzz"
 }
 
 # Builds the SwiftPM harnesses (all, or the products named). Every module, dependencies
@@ -97,7 +98,7 @@ build_package() {
 
 binary() {
   if [[ "$1" == packets ]]; then
-    echo "$OUT_BASE/packets/packets-fuzz"
+    echo "$SCRATCH/packets/packets-fuzz"
   else
     echo "$SCRATCH/release/${PRODUCT[$1]}"
   fi
@@ -151,12 +152,12 @@ case "${1:-}" in
     build "$@"
     ;;
   --make-corpus)
-    mkdir -p "$OUT_BASE/packets"
+    mkdir -p "$SCRATCH/packets"
     "$SWIFTC" -swift-version 6 -O -wmo -module-name CorpusGen \
       "$ROOT"/Sources/Packets/*.swift "$ROOT/Fuzz/CorpusGen/main.swift" \
-      -o "$OUT_BASE/packets/corpus-gen"
+      -o "$SCRATCH/packets/corpus-gen"
     mkdir -p "$ROOT/Fuzz/corpus/packets"
-    "$OUT_BASE/packets/corpus-gen" "$ROOT/Fuzz/corpus/packets"
+    "$SCRATCH/packets/corpus-gen" "$ROOT/Fuzz/corpus/packets"
     # The binary seeds are written by the harnesses themselves (MIDGE_FUZZ_SEEDS).
     build znode flowstate
     for name in znode flowstate; do
