@@ -7,6 +7,7 @@
 # Everything a cluster is follows from its directory (CL_DIR):
 #   cl_plan                      tag, namespace names and addresses (CL_* variables)
 #   cl_check_ranges              refuse ranges the root namespace routes
+#   cl_root_traces               what of the cluster shows in the root namespace (nothing)
 #   cl_make_underlay / cl_make_member K / cl_make_host K / cl_make_vm NAME
 #   cl_zk_write_config K / cl_zk_launch K / cl_zk_wait TIMEOUT_S K...
 #   cl_agent_launch K / cl_agent_wait_ready K TIMEOUT_S / cl_agent_stop K SIGNAL
@@ -123,14 +124,23 @@ cl_check_ranges() {
   done
 }
 
-# cl_root_fingerprint: what must not change in the root namespace (links, addresses,
-# routes), to check that a command left it alone.
-cl_root_fingerprint() {
-  {
-    ip -o link show | sed 's/^[0-9]*: //; s/ state [A-Z]*//; s/ qdisc [^ ]*//' | cut -d' ' -f1
-    ip -o addr show | awk '{print $2, $4}'
-    ip route show table all
-  } 2>/dev/null | md5sum | cut -c1-16
+# cl_root_traces: what of this cluster shows in the root namespace — links with the
+# names its interfaces have, addresses and routes in its ranges. Must stay empty (other
+# scripts may change the root namespace meanwhile, so only our traces are looked for).
+cl_root_traces() {
+  local dev address route range
+  ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' |
+    grep -E '^(h[0-9]+(v[0-9]+)?|z[0-9]+|br0)$' | sed 's/^/link /' || true
+  while read -r _ dev _ address _; do
+    for range in "$CL_UNDERLAY" "$CL_TENANT_A_NET.0/24" "$CL_TENANT_B_NET.0/24"; do
+      if cl_overlap "$range" "$address"; then printf 'address %s %s\n' "$dev" "$address"; fi
+    done
+  done < <(ip -o -4 addr show 2>/dev/null)
+  while IFS= read -r route; do
+    for range in "$CL_UNDERLAY" "$CL_TENANT_A_NET.0/24" "$CL_TENANT_B_NET.0/24"; do
+      if cl_overlap "$range" "$route"; then printf 'route %s\n' "$route"; fi
+    done
+  done < <(cl_root_routes)
 }
 
 # ---------------------------------------------------------------- namespaces and links
