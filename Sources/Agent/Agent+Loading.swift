@@ -74,7 +74,10 @@ extension Agent {
   /// add up.
   func postPendingRetry() {
     guard !pendingRetryPosted,
-      pending.contains(where: { if case .notYet = $0.reason { return true } else { return false } })
+      !pendingGenerated.isEmpty
+        || pending.contains(where: {
+          if case .notYet = $0.reason { return true } else { return false }
+        })
     else { return }
     pendingRetryPosted = true
     events.yield(.retryPending)

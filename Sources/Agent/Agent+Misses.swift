@@ -155,21 +155,33 @@ extension Agent {
   }
 
   /// Sends the packets a simulation generated. An interior egress port hands the packet
-  /// to its peer's device, which is simulated in turn (at most 4 levels deep).
-  func deliver(_ generated: [GeneratedPacket], depth: Int) {
+  /// to its peer's device, which is simulated in turn (at most 4 levels deep). A packet
+  /// whose path needs objects not loaded yet (the peer bridge of a router's ARP request,
+  /// on a host with no port on that bridge) has them loaded and is parked until they
+  /// arrive (`retryPendingTopology`).
+  func deliver(_ generated: [GeneratedPacket], depth: Int, retry: Bool = false) {
     guard let datapath else { return }
     for packet in generated {
       guard let port = snapshot.ports[packet.egressPort] else { continue }
-      metrics.generatedPackets.add(1, ordering: .relaxed)
+      if !retry { metrics.generatedPackets.add(1, ordering: .relaxed) }
       if port.peerId != nil {
         guard depth < 4 else { continue }
         let result = simulator.simulateGenerated(packet, view: currentView(), now: now)
         metrics.simulations.add(1, ordering: .relaxed)
         record(result.stateChanges)
-        if case .forward = result.verdict,
-          case .success(let actions) = translator.translate(result.actions)
-        {
-          datapath.send(packet.frame, actions: actions)
+        switch result.verdict {
+        case .forward:
+          if case .success(let actions) = translator.translate(result.actions) {
+            datapath.send(packet.frame, actions: actions)
+          }
+        case .notYet(let refs):
+          for ref in refs { want(ref) }
+          if pendingGenerated.count < Self.pendingGeneratedLimit {
+            // Retried when the objects arrive (`applyLoaded` posts the retry).
+            pendingGenerated.append(PendingGenerated(packet: packet, depth: depth, since: .now))
+          }
+        case .drop, .consumed, .awaitingARP:
+          break
         }
         deliver(result.generatedPackets, depth: depth + 1)
       } else if let attachment = attached[port.id] {
@@ -178,6 +190,23 @@ extension Agent {
         datapath.send(
           packet.frame, actions: [.encapsulate(tunnelKey: active.tunnelKey, remote: remote)])
       }
+    }
+  }
+
+  /// At most this many generated packets wait for topology at once (the rest are
+  /// dropped: the packets that caused them are retried and generate them again).
+  static let pendingGeneratedLimit = 256
+
+  /// Sends again the generated packets that waited for topology; those that waited
+  /// longer than `pendingTimeout` are dropped.
+  func retryPendingGenerated() {
+    guard !pendingGenerated.isEmpty else { return }
+    let timeout = Duration.milliseconds(configuration.pendingTimeout * 1000)
+    let waiting = pendingGenerated
+    pendingGenerated = []
+    let now = ContinuousClock.now
+    for parked in waiting where now - parked.since <= timeout {
+      deliver([parked.packet], depth: parked.depth, retry: true)
     }
   }
 
@@ -201,6 +230,7 @@ extension Agent {
 
   /// Simulates again, at once, the packets waiting for topology.
   func retryPendingTopology() {
+    retryPendingGenerated()
     guard !pending.isEmpty else { return }
     // Simulating may add to `pending` (an ARP answer resumes others): keep what it adds.
     let waiting = pending
@@ -220,8 +250,9 @@ extension Agent {
   /// Drops packets that waited too long; retries packets that wait for topology after it
   /// changed, and those waiting for ARP once (sending the request again).
   func expirePending(_ now: ContinuousClock.Instant) {
-    guard !pending.isEmpty, let datapath else { return }
     let timeout = Duration.milliseconds(configuration.pendingTimeout * 1000)
+    pendingGenerated.removeAll { now - $0.since > timeout }
+    guard !pending.isEmpty, let datapath else { return }
     let retryTopology = topologyChangedSincePendingRetry
     topologyChangedSincePendingRetry = false
     let waiting = pending

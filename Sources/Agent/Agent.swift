@@ -147,6 +147,7 @@ public actor Agent {
 
   /// Packets waiting for an ARP answer or a device.
   var pending: [PendingPacket] = []
+  var pendingGenerated: [PendingGenerated] = []
   var topologyChangedSincePendingRetry = false
 
   struct Attachment: Hashable {
@@ -161,6 +162,15 @@ public actor Agent {
     case macTable(ID)
     case ipMACTable(ID)
     case arpTable(ID)
+  }
+
+  /// A packet the agent generated (an ARP request, an ICMP error) whose path through a
+  /// peer device needs objects not loaded yet: sent again once they arrive, dropped after
+  /// `pendingTimeout`.
+  struct PendingGenerated {
+    var packet: GeneratedPacket
+    var depth: Int
+    var since: ContinuousClock.Instant
   }
 
   struct PendingPacket {

@@ -89,7 +89,7 @@ struct ClusterTests {
   }
 
   @Test(
-    "routed traffic from a host that has no port on the destination bridge (known issue: the router's ARP request is lost)"
+    "routed traffic from a host that has no port on the destination bridge: the bridge is loaded for the router's ARP request"
   )
   func routedToABridgeNotCachedHere() async throws {
     // Two hosts, one VM each: h1v1 on tenant-a at host-1, h2v1 on tenant-b at host-2.
@@ -99,17 +99,15 @@ struct ClusterTests {
     let b = try #require(world.vms["h2v1"])
     #expect(a.bridge == "tenant-a" && b.bridge == "tenant-b")
     // The router ARPs for the destination out of its tenant-b port. The agent simulates
-    // that generated request through the peer bridge (`Agent.deliver`), which this host
-    // has not cached (none of its ports is on it); `simulateGenerated` answers .notYet,
-    // and `deliver` drops the packet without loading the bridge, so no request ever
-    // leaves and the ping waits for an ARP answer until it is dropped. With a VM of each
-    // bridge on the host (the 3-host tests) the bridge is pinned and it works. Remove
-    // the known-issue wrapper once the agent loads what a generated packet needs.
-    await withKnownIssue("Agent.deliver drops generated packets whose path is not cached") {
-      #expect(
-        await world.pingsEventually(from: a.name, to: b.address, timeout: .seconds(10)),
-        "routed host-1 → host-2 with no tenant-b port on host-1")
-    }
+    // that generated request through the peer bridge, which host-1 has not cached (none
+    // of its ports is on it): the agent loads the bridge and sends the request once it
+    // arrives. Both directions, as each host lacks the other's bridge.
+    #expect(
+      await world.pingsEventually(from: a.name, to: b.address, timeout: .seconds(10)),
+      "routed host-1 → host-2 with no tenant-b port on host-1")
+    #expect(
+      await world.pingsEventually(from: b.name, to: a.address, timeout: .seconds(10)),
+      "routed host-2 → host-1 with no tenant-a port on host-2")
   }
 
   @Test(
