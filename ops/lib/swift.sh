@@ -17,10 +17,14 @@ midge_prepare() {
     die "no Swift toolchain: install Swift 6.3 (expected at /opt/swift/usr/bin/swift)"
 }
 
-# midge_stop_servers DIR: stop every ZooKeeper that tests or demos left under DIR.
+# midge_stop_servers DIR: stop every cluster (ops/cluster) and ZooKeeper that tests or
+# demos left under DIR.
 midge_stop_servers() {
   local root=$1 d
   [ -d "$root" ] || return 0
+  while IFS= read -r d; do
+    "$MIDGE_ROOT/ops/cluster" down --dir "$(dirname "$d")" >/dev/null 2>&1 || true
+  done < <(find "$root" -maxdepth 4 -name cluster.env -type f 2>/dev/null)
   while IFS= read -r d; do
     "$MIDGE_ROOT/ops/zk" stop --dir "$(dirname "$d")" >/dev/null 2>&1 || true
   done < <(find "$root" -maxdepth 4 -name connect -type f 2>/dev/null)
