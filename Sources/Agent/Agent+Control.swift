@@ -83,11 +83,11 @@ extension Agent {
     snapshot.ports.values.filter(\.isExterior).sorted { $0.name < $1.name }.map { port in
       var row: [String: Any & Sendable] = [
         "name": port.name, "interface": port.interfaceName ?? "",
-        "host": port.hostId.flatMap { snapshot.hosts[$0]?.name } ?? "",
+        "host": port.hostId.map(hostLabel) ?? "",
         "local": port.hostId == hostID, "attached": attached[port.id] != nil,
       ]
       if let active = view.activePorts[port.id] {
-        row["activeOn"] = snapshot.hosts[active.host]?.name ?? active.host.description
+        row["activeOn"] = hostLabel(active.host)
       }
       if let failure = attachFailures[port.id] { row["notAttached"] = failure }
       return row
@@ -105,7 +105,7 @@ extension Agent {
       "chains": snapshot.chains.values.map(\.name).sorted(), "rules": snapshot.rules.count,
       "macEntries": view.macTable.count, "arpEntries": view.arpTable.count,
       "activePorts": view.activePorts.count, "conntrackEntries": view.conntrack.count,
-      "aliveHosts": aliveHosts.compactMap { snapshot.hosts[$0]?.name }.sorted(),
+      "aliveHosts": aliveHosts.map(hostLabel).sorted(),
     ]
   }
 
@@ -144,6 +144,12 @@ extension Agent {
       "verdict": snapshot.naming("\(result.verdict)"), "egressPorts": egress,
       "steps": result.trace.map { snapshot.naming($0.description) },
     ])
+  }
+
+  /// A host's name when its object is loaded here, else its id: the agent loads peer
+  /// host objects only when a path needs them, and a peer it tunnels to is still a peer.
+  func hostLabel(_ host: ID) -> String {
+    snapshot.hosts[host]?.name ?? host.description
   }
 
   func portNames() -> [UInt32: String] {

@@ -131,8 +131,17 @@ struct AgentEndToEndTests {
     world.agents[1].child?.signal(SIGKILL)
     let gone = await eventually(timeout: .seconds(world.sessionTimeout + 5)) {
       let flows = (try? world.controlGet(0, "/flows")) ?? peerTunnel
-      let ports = (try? world.controlGet(0, "/ports")) ?? ""
-      return !flows.contains(peerTunnel) && !ports.contains("\"activeOn\" : \"host-2\"")
+      guard let body = try? world.controlGet(0, "/ports"),
+        let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+        let rows = object["ports"] as? [[String: Any]]
+      else { return false }
+      // host-2's ports (vm-a2, which agent 1 loaded for the pings, and vm-b1 if loaded)
+      // are no longer active anywhere, as agent 1 sees them.
+      let stillActive = rows.filter {
+        ["vm-a2", "vm-b1"].contains($0["name"] as? String) && $0["activeOn"] != nil
+      }
+      let known = rows.contains { $0["name"] as? String == "vm-a2" }
+      return !flows.contains(peerTunnel) && known && stillActive.isEmpty
     }
     #expect(gone, "agent 1 still tunnels to, or sees ports on, the killed agent")
     print("peer's flows and ports gone \(ContinuousClock.now - killedAt) after SIGKILL")
