@@ -66,6 +66,7 @@ let package = Package(
       name: "Kubernetes", dependencies: ["Topology", .product(name: "Yams", package: "Yams")],
       swiftSettings: strict),
     .target(name: "CDatapath", path: "Sources/CDatapath"),
+    .target(name: "Spawn", swiftSettings: strict),
     .target(name: "Datapath", dependencies: ["Packets", "CDatapath", log], swiftSettings: strict),
     .target(
       name: "Agent",
@@ -103,7 +104,8 @@ let package = Package(
     .executableTarget(
       name: "midge-supervisor",
       dependencies: [
-        "ZooKeeper", log, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "ZooKeeper", "Spawn", log,
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
     ),
@@ -126,7 +128,8 @@ let package = Package(
 
     // Tests.
     .target(
-      name: "MidgeTestSupport", dependencies: ["ZooKeeper", log], path: "Tests/MidgeTestSupport",
+      name: "MidgeTestSupport", dependencies: ["ZooKeeper", "Spawn", log],
+      path: "Tests/MidgeTestSupport",
       swiftSettings: strict),
     .testTarget(
       name: "ZooKeeperTests", dependencies: ["ZooKeeper", "MidgeTestSupport", log],

@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Glibc
 import Logging
+import Spawn
 import ZooKeeper
 
 /// `midge-supervisor -- midge-agent ARGS...`: runs the agent as its child and, when the

@@ -276,34 +276,10 @@ func freePort(_ type: __socket_type) throws -> UInt16 {
 
 /// A GET to 127.0.0.1:`port`; the body (2 s timeouts).
 func httpGet(port: UInt16, path: String) throws -> String {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  guard fd >= 0 else { throw HarnessError("socket: \(errno)") }
-  defer { close(fd) }
-  var timeout = timeval(tv_sec: 2, tv_usec: 0)
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-  var address = sockaddr_in()
-  address.sin_family = sa_family_t(AF_INET)
-  address.sin_port = port.bigEndian
-  address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-  let connected = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-    }
-  }
-  guard connected == 0 else { throw HarnessError("connect to \(port): \(errno)") }
-  let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
-  _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-  var response: [UInt8] = []
-  var buffer = [UInt8](repeating: 0, count: 65_536)
-  for _ in 0..<10_000 {
-    let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-    guard count > 0 else { break }
-    response += buffer[0..<count]
-  }
-  let text = String(decoding: response, as: UTF8.self)
-  guard let split = text.range(of: "\r\n\r\n") else { throw HarnessError("bad response") }
-  return String(text[split.upperBound...])
+  let answer = try RawClient.exchange(
+    port: port, "GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", timeout: 2)
+  guard let split = answer.text.range(of: "\r\n\r\n") else { throw HarnessError("bad response") }
+  return String(answer.text[split.upperBound...])
 }
 
 /// The value of the series `name` (with its labels, as exposed) in a Prometheus text
