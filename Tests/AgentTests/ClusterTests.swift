@@ -17,8 +17,9 @@ func portRows(_ body: String) -> [String: [String: Any]] {
 }
 
 /// What of `world` shows in the root namespace's addresses, routes and links: nothing,
-/// when the cluster keeps to its namespaces as it must.
-func rootNamespaceTraces(_ world: ClusterWorld) -> [String] {
+/// when the cluster keeps to its namespaces as it must. `also`: more address prefixes
+/// ("10.62.") a test used inside the cluster's namespaces.
+func rootNamespaceTraces(_ world: ClusterWorld, also: [String] = []) -> [String] {
   let underlay = world.values["UNDERLAY"].map { String($0.prefix { $0 != "/" }.dropLast()) } ?? "-"
   let tag = "mc" + (world.values["CLUSTER_TAG"] ?? "-")
   let addresses = runCommand(["ip", "-o", "-4", "addr", "show"]).output
@@ -26,7 +27,9 @@ func rootNamespaceTraces(_ world: ClusterWorld) -> [String] {
   let links = runCommand(["ip", "-o", "link", "show"]).output
   var traces: [String] = []
   for line in (addresses + routes).split(separator: "\n")
-  where line.contains(underlay) || line.contains(" 10.71.") || line.hasPrefix("10.71.") {
+  where line.contains(underlay) || line.contains(" 10.71.") || line.hasPrefix("10.71.")
+    || also.contains(where: { line.contains($0) })
+  {
     traces.append(String(line))
   }
   for line in links.split(separator: "\n")

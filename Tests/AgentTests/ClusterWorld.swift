@@ -52,7 +52,7 @@ final class ClusterWorld: @unchecked Sendable {
       return value
     }
     var hosts: [Host] = []
-    for index in 1...(Int(try value("HOST_COUNT")) ?? 0) {
+    for index in stride(from: 1, through: Int(try value("HOST_COUNT")) ?? 0, by: 1) {
       let control = try value("HOST_\(index)_CONTROL")
       guard let port = control.split(separator: ":").last.flatMap({ UInt16($0) }) else {
         throw HarnessError("bad HOST_\(index)_CONTROL '\(control)'")
@@ -64,7 +64,8 @@ final class ClusterWorld: @unchecked Sendable {
           log: try value("HOST_\(index)_LOG")))
     }
     var vms: [String: VM] = [:]
-    for index in 1...(Int(try value("VM_COUNT")) ?? 0) {
+    // `up --vms-per-host 0` makes none: a caller bringing its own ports.
+    for index in stride(from: 1, through: Int(try value("VM_COUNT")) ?? 0, by: 1) {
       let name = try value("VM_\(index)_NAME")
       vms[name] = VM(
         name: name, namespace: try value("VM_\(index)_NS"),
@@ -79,7 +80,7 @@ final class ClusterWorld: @unchecked Sendable {
   deinit { down() }
 
   /// Runs `ops/cluster up` in a fresh temporary directory with the binaries built next to
-  /// this test binary. Its own waits are bounded (ZooKeeper 90 s, apply 60 s, agents
+  /// this test binary (`vmsPerHost` 0: the hosts and the tunnel zone, no VM). Its own waits are bounded (ZooKeeper 90 s, apply 60 s, agents
   /// 60 s); beyond 240 s it is interrupted, which makes it remove what it made.
   static func up(hosts: Int, vmsPerHost: Int = 2) async throws -> ClusterWorld {
     let binaries = URL(fileURLWithPath: AgentWorld.agentBinary).deletingLastPathComponent().path
@@ -172,6 +173,10 @@ final class ClusterWorld: @unchecked Sendable {
       environment: environment)
     if result.status != 0 { print("ops/cluster down failed: \(result.output)") }
   }
+
+  /// The prefix of every namespace name of this cluster (`mc<tag>-`): `down` deletes
+  /// any namespace carrying it, also one a test made.
+  var namespacePrefix: String { "mc" + (values["CLUSTER_TAG"] ?? "-") + "-" }
 
   func host(_ name: String) -> Host {
     hosts.first { $0.name == name }!

@@ -8,28 +8,15 @@ import Topology
 import TopologyFile
 
 /// The Kubernetes translation with real packets: two `midge-agent` processes ("node-1",
-/// "node-2"), pods as network namespaces whose root-side veth has the translated
-/// interface name and whose eth0 has the translated MAC (anti-spoofing drops anything
-/// else). x/a and y/b run on node-1, x/c on node-2. Connection tracking and NAT state
-/// are local to an agent, so the checks that need them (replies to an isolated pod,
-/// the service's reverse DNAT) use pods on one node.
-final class K8sWorld: @unchecked Sendable {
-  struct PodVM {
-    let namespace: String  // Kubernetes namespace
-    let name: String
-    let netns: String
-    let interface: String
-    let ip: String
-    let gateway: String
-    let mac: String
-    let node: Int
-  }
-
+/// "node-2") in the root namespace, tunnelling over 127.0.0.1, and the pods of
+/// `K8sScenario` as network namespaces behind them. x/a and y/b run on node-1, x/c on
+/// node-2. `K8sClusterTests` runs the same scenario with every pod on a host of its own.
+final class K8sWorld: PodNetwork, @unchecked Sendable {
   let zookeeper: ZooKeeperServer
   let root: String
   let suffix: String
   let directory: String
-  private(set) var pods: [String: PodVM] = [:]
+  private(set) var pods: [String: K8sScenario.PodVM] = [:]
   private(set) var agents: [(child: ChildProcess?, tunnelPort: UInt16, controlPort: UInt16)] = []
   private var cleaned = false
   let logger = ZooKeeperServer.logger("k8s-world")
@@ -47,29 +34,11 @@ final class K8sWorld: @unchecked Sendable {
 
   deinit { cleanUp() }
 
-  static let podList: [(String, String, String, Int)] = [
-    ("x", "a", "10.62.1.10", 0), ("x", "c", "10.62.1.12", 1), ("y", "b", "10.62.2.11", 0),
-  ]
+  static let nodes = ["x/a": "node-1", "y/b": "node-1", "x/c": "node-2"]
+  let settleTimeout = Duration.seconds(10)
+  let tcpTimeout = Duration.seconds(4)
 
-  func pod(_ key: String) -> PodVM { pods[key]! }
-
-  /// The manifests: namespaces x and y, the three pods, then `extra` documents.
-  func manifests(_ extra: String) -> String {
-    var docs = ["x", "y"].map { "kind: Namespace\nmetadata: {name: \($0), labels: {ns: \($0)}}" }
-    for (namespace, name, ip, node) in Self.podList {
-      docs.append(
-        """
-        kind: Pod
-        metadata: {name: \(name), namespace: \(namespace), labels: {pod: \(name)}}
-        spec:
-          nodeName: node-\(node + 1)
-          containers: [{name: c, ports: [{name: serve-80-tcp, containerPort: 80}]}]
-        status: {podIP: \(ip)}
-        """)
-    }
-    if !extra.isEmpty { docs.append(extra) }
-    return docs.joined(separator: "\n---\n")
-  }
+  func pod(_ key: String) -> K8sScenario.PodVM { pods[key]! }
 
   /// Starts the agents, applies the hosts (topology file) and the translation (as
   /// `midgectl k8s apply` does, persistent MAC/ARP entries included) and waits until
@@ -78,22 +47,14 @@ final class K8sWorld: @unchecked Sendable {
     for _ in 0..<2 {
       agents.append((nil, try freePort(SOCK_DGRAM), try freePort(SOCK_STREAM)))
     }
-    let translation = try K8sTranslator().translate(yaml: manifests(extra))
-    for (namespace, name, ip, node) in Self.podList {
-      guard
-        let port = translation.snapshot.ports.values.first(where: {
-          $0.name == "\(namespace)/\(name)"
-        }), let interface = port.interfaceName
-      else { throw HarnessError("the translation has no port \(namespace)/\(name)") }
-      let index = pods.count
-      let vm = PodVM(
-        namespace: namespace, name: name, netns: "midge-k8s-\(suffix)-\(index)",
-        interface: interface, ip: ip,
-        gateway: namespace == "x" ? "10.62.1.1" : "10.62.2.1",
-        mac: K8sNames.mac(port.id).description, node: node)
-      pods["\(namespace)/\(name)"] = vm
-      try addVM(vm)
+    let translation = try K8sTranslator().translate(
+      yaml: K8sScenario.manifests(nodes: Self.nodes, extra: extra))
+    var index = 0
+    pods = try K8sScenario.podVMs(translation, nodes: Self.nodes) { _ in
+      defer { index += 1 }
+      return "midge-k8s-\(suffix)-\(index)"
     }
+    for vm in pods.values { try K8sScenario.plumb(vm, nodeNamespace: nil) }
     let hosts = """
       tunnelZones: [{name: default}]
       hosts:
@@ -156,64 +117,6 @@ final class K8sWorld: @unchecked Sendable {
     }
   }
 
-  private func addVM(_ vm: PodVM) throws {
-    let inside = ["ip", "netns", "exec", vm.netns]
-    let steps: [[String]] = [
-      ["ip", "netns", "add", vm.netns],
-      [
-        "ip", "link", "add", vm.interface, "type", "veth", "peer", "name", "eth0", "netns",
-        vm.netns,
-      ],
-      inside + ["ip", "link", "set", "lo", "up"],
-      inside + ["ip", "link", "set", "eth0", "address", vm.mac],
-      inside + ["ip", "addr", "add", "\(vm.ip)/24", "dev", "eth0"],
-      inside + ["ip", "link", "set", "eth0", "up"],
-      inside + ["ip", "route", "add", "default", "via", vm.gateway],
-      ["ip", "link", "set", vm.interface, "up"],
-    ]
-    for step in steps {
-      let result = runCommand(step)
-      guard result.status == 0 else {
-        throw HarnessError("\(step.joined(separator: " ")) failed: \(result.output)")
-      }
-    }
-  }
-
-  func ping(_ from: String, _ address: String, count: Int = 3) -> Bool {
-    runCommand(
-      [
-        "ip", "netns", "exec", pod(from).netns, "ping", "-n", "-q", "-c", "\(count)", "-i", "0.2",
-        "-W", "1", address,
-      ], timeout: Double(count) * 1.5 + 5
-    ).status == 0
-  }
-
-  func pingsEventually(_ from: String, _ address: String) async -> Bool {
-    await eventually(timeout: .seconds(10), every: .milliseconds(100)) {
-      ping(from, address, count: 1)
-    }
-  }
-
-  /// A 64 KB TCP transfer from one pod to `address:port`, served by pod `server` on
-  /// `port`; whether it arrived whole.
-  func tcp(_ from: String, to server: String, address: String, port: UInt16) async -> Bool {
-    let transfer = TCPTransfer(size: 64 << 10)
-    do {
-      let result = try await transfer.run(
-        server: pod(server).netns, client: pod(from).netns, address: address,
-        port: port, timeout: .seconds(4))
-      if !result.intact {
-        logger.warning(
-          "tcp transfer incomplete",
-          metadata: ["bytes": "\(result.bytes)", "error": "\(result.error ?? "-")"])
-      }
-      return result.intact
-    } catch {
-      logger.warning("tcp transfer failed", metadata: ["error": "\(error)"])
-      return false
-    }
-  }
-
   func cleanUp() {
     guard !cleaned else { return }
     cleaned = true
@@ -240,40 +143,14 @@ struct K8sEndToEndTests {
     let world = try K8sWorld(zookeeper: try await ZooKeeperServer.shared())
     defer { world.cleanUp() }
     try await world.start("")
-    #expect(await world.pingsEventually("x/a", "10.62.1.12"), "x/a → x/c, two agents")
-    #expect(await world.pingsEventually("x/a", "10.62.2.11"), "x/a → y/b, routed")
-    #expect(await world.tcp("x/c", to: "y/b", address: "10.62.2.11", port: 80))
+    await K8sScenario.expectOpen(world)
   }
 
   @Test("a policy admits only x/a on TCP 80, also through the service; replies pass")
   func policy() async throws {
-    let extra = """
-      kind: NetworkPolicy
-      metadata: {name: only-x-a, namespace: y}
-      spec:
-        podSelector: {matchLabels: {pod: b}}
-        ingress:
-        - from: [{namespaceSelector: {matchLabels: {ns: x}}, podSelector: {matchLabels: {pod: a}}}]
-          ports: [{port: serve-80-tcp}]
-      ---
-      kind: Service
-      metadata: {name: web, namespace: y}
-      spec:
-        selector: {pod: b}
-        clusterIP: 10.96.62.10
-        ports: [{name: http, port: 80, targetPort: serve-80-tcp}]
-      """
     let world = try K8sWorld(zookeeper: try await ZooKeeperServer.shared())
     defer { world.cleanUp() }
-    try await world.start(extra)
-    // y/b is not isolated for egress and x/a not for ingress; the replies from x/a
-    // reach the isolated y/b as return flows.
-    #expect(await world.pingsEventually("y/b", "10.62.1.10"), "y/b → x/a and its replies")
-    #expect(await world.tcp("x/a", to: "y/b", address: "10.62.2.11", port: 80), "allowed")
-    #expect(
-      await world.tcp("x/a", to: "y/b", address: "10.96.62.10", port: 80),
-      "allowed through the service's cluster IP")
-    #expect(!(await world.tcp("x/c", to: "y/b", address: "10.62.2.11", port: 80)), "x/c is not x/a")
-    #expect(!world.ping("x/a", "10.62.2.11"), "ICMP is not TCP 80")
+    try await world.start(K8sScenario.policy)
+    await K8sScenario.expectPolicy(world)
   }
 }
