@@ -10,7 +10,7 @@
 #   cl_root_traces               what of the cluster shows in the root namespace (nothing)
 #   cl_make_underlay / cl_make_member K / cl_make_host K / cl_make_vm NAME
 #   cl_zk_write_config K / cl_zk_launch K / cl_zk_wait TIMEOUT_S K...
-#   cl_agent_launch K / cl_agent_wait_ready K TIMEOUT_S / cl_agent_stop K SIGNAL
+#   cl_agent_launch K (_cl_agent_spawn K: not awaited) / cl_agent_wait_ready K TIMEOUT_S
 #   cl_http NS PORT PATH         a GET inside a namespace (bash /dev/tcp, 2 s at most)
 #   cl_teardown                  stop every process, delete every namespace, remove files
 #
@@ -465,6 +465,16 @@ cl_agent_launch() {
   d=$(cl_host_dir "$k")
   mkdir -p "$d"
   echo "=== $(date '+%F %T') ops/cluster: launching the agent" >>"$d/agent.log"
+  _cl_agent_spawn "$k"
+  _cl_await_pid "$d/pid" "--host-name $(cl_host_name "$k") " ||
+    die "agent of $(cl_host_name "$k") did not start (see $d/agent.log)"
+}
+
+# _cl_agent_spawn K: host K's agent spawned in the background, not awaited (so many can
+# be launched at once; cl_agent_launch awaits its pid).
+_cl_agent_spawn() {
+  local k=$1 d
+  d=$(cl_host_dir "$k")
   _cl_spawn "$(cl_host_ns "$k")" "$d/pid" "$d/agent.log" \
     "$CL_BIN/midge-agent" --host-name "$(cl_host_name "$k")" \
     --zk "$(cl_zk_connect)" --session-timeout "$CL_SESSION_TIMEOUT" \
@@ -472,8 +482,6 @@ cl_agent_launch() {
     --tunnel-address "$(cl_host_address "$k")" --tunnel-port "$CL_TUNNEL_PORT" \
     --control-address "127.0.0.1:$CL_CONTROL_PORT" \
     --flow-state-directory "$d/flow-state" --log-level "${MIDGE_CLUSTER_LOG_LEVEL:-info}"
-  _cl_await_pid "$d/pid" "--host-name $(cl_host_name "$k") " ||
-    die "agent of $(cl_host_name "$k") did not start (see $d/agent.log)"
 }
 
 # cl_agent_health K: the agent's /health body (empty when it does not answer).
