@@ -115,11 +115,12 @@ extension TopologyFile {
           w.field("link", name(link.device.id, .bridge))
         }
       }
-      let routes = router.routeIds.compactMap { snapshot.routes[$0] }.filter { route in
-        !(route.nextHopPortId.flatMap { ports[$0] }.map {
-          route.id == connectedRouteID(router: router.name, port: $0.name)
-        } ?? false)
-      }
+      let routes = inFileOrder(
+        router.routeIds.compactMap { snapshot.routes[$0] }.filter { route in
+          !(route.nextHopPortId.flatMap { ports[$0] }.map {
+            route.id == connectedRouteID(router: router.name, port: $0.name)
+          } ?? false)
+        }, router: router.name)
       w.nested("routes", routes) { w, route in
         w.field("dst", route.dstPrefix.description, first: true)
         if route.srcPrefix != .all { w.field("src", route.srcPrefix.description) }
@@ -296,5 +297,23 @@ struct YAMLWriter {
       body(&self, item)
     }
     indent = 0
+  }
+
+}
+
+extension TopologyFile {
+  /// A router's routes in the order a file gave them. A file names its routes by
+  /// position (`Route/<router>/<index>`) while the router keeps their ids sorted, so the
+  /// export writes a route with a positional id at its position, and routes not made by
+  /// a file after them: applying the export gives every route its id back.
+  static func inFileOrder(_ routes: [Route], router: String) -> [Route] {
+    var position: [ID: Int] = [:]
+    for index in 0..<(routes.count * 2 + 16) {
+      position[ID(name: "Route/\(router)/\(index)")] = index
+    }
+    return routes.enumerated().sorted { a, b in
+      let (pa, pb) = (position[a.element.id] ?? Int.max, position[b.element.id] ?? Int.max)
+      return pa != pb ? pa < pb : a.offset < b.offset
+    }.map(\.element)
   }
 }
