@@ -80,8 +80,9 @@ final class ClusterWorld: @unchecked Sendable {
   deinit { down() }
 
   /// Runs `ops/cluster up` in a fresh temporary directory with the binaries built next to
-  /// this test binary (`vmsPerHost` 0: the hosts and the tunnel zone, no VM). Its own waits are bounded (ZooKeeper 90 s, apply 60 s, agents
-  /// 60 s); beyond 240 s it is interrupted, which makes it remove what it made.
+  /// this test binary (`vmsPerHost` 0: the hosts and the tunnel zone, no VM). Its own
+  /// waits are bounded (ZooKeeper 90 s, apply 60 s, agents 60 s); beyond 240 s it is
+  /// interrupted, which makes it remove what it made.
   static func up(hosts: Int, vmsPerHost: Int = 2) async throws -> ClusterWorld {
     let binaries = URL(fileURLWithPath: AgentWorld.agentBinary).deletingLastPathComponent().path
     for product in ["midge-agent", "midgectl"] {
