@@ -15,7 +15,7 @@
 #              chain bench-inv as inbound filter of both tenant bridges (every VM flow
 #              goes through it) and filler ports up to PORTS in all, on filler bridges of
 #              100, bound round-robin to the hosts (interfaces that do not exist: bound,
-#              never attached), applied in batches of 2,000 with midgectl apply.
+#              never attached), applied in batches of 400 with midgectl apply.
 #   1 start    every agent stopped, then all launched at once (ops/cluster agent-start
 #              all); the time to the last "agent ready" log line and to the last agent
 #              answering /health ready with its VM ports attached.
@@ -111,7 +111,7 @@ FILLER=$((PORTS - HOSTS * VMS - 4))
 [ "$FILLER" -ge 0 ] || FILLER=0
 PER_BRIDGE=100
 BRIDGES=$(((FILLER + PER_BRIDGE - 1) / PER_BRIDGE))
-# write_filler MODE: the filler files fill-N.yaml (at most 2,000 ports each); MODE
+# write_filler MODE: the filler files fill-N.yaml (at most 400 ports each: one apply is one ZooKeeper request, under 1 MiB, and a port costs ~10 operations); MODE
 # spread: port n bound to host (n % HOSTS) + 1; view: ~1,000 to host HOSTS-1, the rest
 # to host HOSTS (host HOSTS-2 keeps none); none: bound to no host (apply cannot move a
 # binding from one host to another in one step).
@@ -132,7 +132,7 @@ write_filler() {
       port=$((b * PER_BRIDGE + n))
       ((port < FILLER)) || break
       if [ "$mode" = none ]; then
-        echo "      - {name: f$port, interface: f$port}" >>"$file"
+        echo "      - {name: f$port}" >>"$file"
         count=$((count + 1))
         continue
       elif [ "$mode" = spread ]; then
@@ -145,14 +145,14 @@ write_filler() {
       echo "      - {name: f$port, host: host-$host, interface: f$port}" >>"$file"
       count=$((count + 1))
     done
-    ((count < 2000)) || count=0
+    ((count < 400)) || count=0
   done
 }
 apply_filler() {
   local f
   for f in "$WORK"/fill-*.yaml; do
     [ -f "$f" ] || continue
-    ctl apply -f "$f" >/dev/null
+    ctl apply -f "$f" >"$WORK/apply.out" 2>&1 || { tail -n 5 "$WORK/apply.out" >&2; return 1; }
   done
 }
 sed -n '/^tunnelZones:/,/^[a-z]*:/p' "$CDIR/topology.yaml" | sed '$d' >"$WORK/hosts.yaml"
@@ -198,6 +198,9 @@ done
 [ -n "$PAIRS" ] || { log "fan-out needs 3 VMs per host"; exit 1; }
 declare -A CPU0=()
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Nanoseconds on CPU, summed over the process's threads (/proc/PID/task/*/schedstat):
+# finer than utime+stime's 10 ms ticks.
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'; }
 for ((k = 1; k <= HOSTS; k++)); do CPU0[$k]=$(cpu_ticks "$(agent_pid "$k")"); done
 log "2: $WRITES rule writes, each after a ping inside every host"
 t=$(now_ms)
@@ -282,8 +285,12 @@ done
 sleep 2
 declare -A C0=() OBJ=()
 for ((k = 1; k <= HOSTS; k++)); do OBJ[$k]=$(objects_of "$k"); done
+declare -A N0=()
 T_C0=$(now_ms)
-for ((k = 1; k <= HOSTS; k++)); do C0[$k]=$(cpu_ticks "$(agent_pid "$k")"); done
+for ((k = 1; k <= HOSTS; k++)); do
+  C0[$k]=$(cpu_ticks "$(agent_pid "$k")")
+  N0[$k]=$(cpu_ns "$(agent_pid "$k")")
+done
 log "3: $CHANGES rule writes 20 ms apart (views: host-$SMALL ${OBJ[$SMALL]}, host-$MID ${OBJ[$MID]}, host-$BIG ${OBJ[$BIG]} objects)"
 "${PROBE[@]}" changes --zk-ns "$H1NS" --zk "${ZK%%,*}" --path "$RULE_PATH" \
   --a "$WORK/rule-a.bin" --b "$WORK/rule-b.bin" --writes "$CHANGES" --gap-ms 20
@@ -291,11 +298,12 @@ sleep 1
 # The same window's idle share is subtracted: each agent's idle ticks per second (part 4)
 # times the window.
 declare -A PER=()
-per_change() { # K WINDOW_MS
-  local used idle
+per_change() { # K WINDOW_MS -> utime+stime per change, and schedstat's, idle share off
+  local used ns
   used=$(($(cpu_ticks "$(agent_pid "$1")") - C0[$1]))
-  awk -v u="$used" -v i="${IDLE0_RATE[$1]}" -v w="$2" -v hz="$TICK" -v n="$CHANGES" \
-    'BEGIN { printf "%.0f %.0f\n", 1e6 * u / hz / n, 1e6 * (u / hz - i * w / 1000) / n }'
+  ns=$(($(cpu_ns "$(agent_pid "$1")") - N0[$1]))
+  awk -v u="$used" -v ns="$ns" -v i="${IDLE0_RATE[$1]}" -v w="$2" -v hz="$TICK" -v n="$CHANGES" \
+    'BEGIN { printf "%.0f %.0f\n", 1e6 * (u / hz - i * w / 1000) / n, (ns / 1e3 - 1e6 * i * w / 1000) / n }'
 }
 declare -A IDLE0_RATE=()
 for ((k = 1; k <= HOSTS; k++)); do
@@ -345,10 +353,10 @@ binaries: $BIN
 | 2 | each agent's removal (all agents, all writes), p50 / p99 | ${R[fanout_each_agent_p50_ms]} / ${R[fanout_each_agent_p99_ms]} ms | |
 | 2 | anchor: raw ZooKeeper watch fan-out to 32 sessions (standalone server, C client) | $ANCHOR_LINE | |
 | 2 | rounds skipped: no ping reply / agent without flows / flows not removed in 3 s | ${R[fanout_skipped_no_reply]} / ${R[fanout_skipped_no_flows]} / ${R[fanout_skipped_not_removed]} | 0 |
-| 3 | CPU per rule change, agent caching ${OBJ[$SMALL]} objects (host-$SMALL) | ${R[cpu_net_$SMALL]} µs (raw ${R[cpu_raw_$SMALL]}) | ≤ 200 µs, flat |
-| 3 | … caching ${OBJ[$MID]} objects (host-$MID) | ${R[cpu_net_$MID]} µs (raw ${R[cpu_raw_$MID]}) | ≤ 200 µs, flat |
-| 3 | … caching ${OBJ[$BIG]} objects (host-$BIG) | ${R[cpu_net_$BIG]} µs (raw ${R[cpu_raw_$BIG]}) | ≤ 200 µs, flat |
-| 3 | … every agent: median / max | ${R[cpu_all_med]} / ${R[cpu_all_max]} µs | |
+| 3 | CPU per rule change (utime+stime / schedstat, idle share taken off), agent caching ${OBJ[$SMALL]} objects (host-$SMALL) | ${R[cpu_raw_$SMALL]} / ${R[cpu_net_$SMALL]} µs | ≤ 200 µs, flat |
+| 3 | … caching ${OBJ[$MID]} objects (host-$MID) | ${R[cpu_raw_$MID]} / ${R[cpu_net_$MID]} µs | ≤ 200 µs, flat |
+| 3 | … caching ${OBJ[$BIG]} objects (host-$BIG) | ${R[cpu_raw_$BIG]} / ${R[cpu_net_$BIG]} µs | ≤ 200 µs, flat |
+| 3 | … every agent (schedstat): median / max | ${R[cpu_all_med]} / ${R[cpu_all_max]} µs | |
 | 4 | agent RSS, median / max over $HOSTS | $((R[rss_med] / 1024)) / $((R[rss_max] / 1024)) MiB | |
 | 4 | agent idle CPU over ${IDLE_S} s, median / max | ${R[idle_med_pct]} / ${R[idle_max_pct]} % of a core | |
 | 4 | ZooKeeper znodes / watches / connections (member 1, ${R[zk1_mode]}) | ${R[zk1_znodes]} / ${R[zk1_watches]} / ${R[zk1_conns]} | |
