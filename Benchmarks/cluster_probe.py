@@ -350,7 +350,17 @@ def cmd_fanout(a):
     blobs = [open(a["a"], "rb").read(), open(a["b"], "rb").read()]
     pinger = Pinger(a["vms"].split(","))
     poller = Poller(agents)
-    zk = ZK(a["zk-ns"], a["zk"])
+    zk = [ZK(a["zk-ns"], a["zk"])]
+
+    def zk_ready():
+        # A round may take longer than the session (a slow one is skipped): ping, and
+        # connect again when the server has let the session go.
+        try:
+            zk[0].ping()
+        except OSError:
+            zk[0] = ZK(a["zk-ns"], a["zk"])
+        return zk[0]
+
     everyone = list(range(len(agents)))
     flows = {}
 
@@ -365,7 +375,11 @@ def cmd_fanout(a):
     uppers, lowers, per_agent, polls_rtt = [], [], [], []
     skipped = {"no_reply": 0, "no_flows": 0, "not_removed": 0}
     state = 0
+    stop_at = time.monotonic() + float(a.get("max-seconds", "300"))
     for r in range(writes):
+        if time.monotonic() > stop_at:
+            skipped["out_of_time"] = writes - r
+            break
         got = pinger.round()
         if got < len(pinger.pairs):
             # one more try for the stragglers' flows (ARP on the first round)
@@ -378,10 +392,10 @@ def cmd_fanout(a):
         if len(ready) < len(agents):
             skipped["no_flows"] += 1
             continue
-        zk.ping()
+        writer = zk_ready()
         state ^= 1
         t0 = now_ms()
-        zk.set(a["path"], blobs[state])
+        writer.set(a["path"], blobs[state])
         gone = poller.run(everyone, flows_gone, 3.0)
         if len(gone) < len(agents):
             skipped["not_removed"] += 1
@@ -393,8 +407,8 @@ def cmd_fanout(a):
         per_agent.extend(v[1] - t0 for v in gone.values())
         print(f"ROUND {r + 1} upper_ms {hi:.2f} lower_ms {max(0.0, lo):.2f}", flush=True)
     if state:  # back to A
-        zk.set(a["path"], blobs[0])
-    zk.close()
+        zk_ready().set(a["path"], blobs[0])
+    zk[0].close()
     n = len(uppers)
     print(f"RESULT fanout_rounds {n}")
     for name, values in (("upper", uppers), ("lower", lowers), ("each_agent", per_agent)):
