@@ -64,6 +64,7 @@ struct SupervisorTests {
     world.agents[1].child?.signal(SIGTERM)
     let after = try await inactiveAfter(world, since: stoppedAt, limit: .seconds(5))
     #expect((after ?? .seconds(99)) < .seconds(2), "inactive \(after.map { "\($0)" } ?? "never")")
+    print("graceful stop: vm-a2 inactive \(after.map { "\($0)" } ?? "never") after SIGTERM")
     #expect(await world.agents[1].child?.wait(timeout: .seconds(10)) == 0)
     let log = world.agentLog(1)
     #expect(log.contains("agent stopped"), "\(log)")
