@@ -59,9 +59,9 @@ trap 'exit 143' TERM
 # ---------------------------------------------------------------- binaries
 if [ -z "${BIN:-}" ]; then
   BIN=$(swift build -c release --scratch-path "$ROOT/.build-release" --show-bin-path)
-  if [ ! -x "$BIN/midge-agent" ] || [ ! -x "$BIN/midgectl" ]; then
+  if [ ! -x "$BIN/midge-agent" ] || [ ! -x "$BIN/midge-supervisor" ] || [ ! -x "$BIN/midgectl" ]; then
     log "building the release binaries (.build-release)"
-    for product in midge-agent midgectl; do # one --product per build: the last one wins
+    for product in midge-agent midge-supervisor midgectl; do # one --product per build: the last one wins
       nice -n 10 swift build -c release --product "$product" --scratch-path "$ROOT/.build-release" >&2
     done
   fi
@@ -80,7 +80,7 @@ while IFS='=' read -r key value; do ENV[$key]=$value; done <"$CDIR/cluster.env"
 ZK=${ENV[ZK]}
 H1NS=${ENV[HOST_1_NS]}
 ctl() { ip netns exec "$H1NS" timeout 120 "$BIN/midgectl" "$@" --zk "$ZK"; }
-agent_pid() { cat "$CDIR/hosts/host-$1/pid"; }
+agent_pid() { cat "$CDIR/hosts/host-$1/agent.pid"; }
 get() { ops/cluster get "host-$1" "$2" --dir "$CDIR"; }
 
 # The chain every VM flow crosses, on both tenant bridges (apply without --prune keeps

@@ -84,9 +84,15 @@ struct ClusterTests {
 
     // Tunnels run between the hosts' underlay addresses, and the root namespace has
     // nothing of the cluster.
-    let flows = try world.control("host-1", "/flows")
-    for peer in ["host-2", "host-3"] {
-      #expect(flows.contains("to=\(world.host(peer).address):6677"), "host-1 tunnels to \(peer)")
+    // A flow exists right after a ping; a MAC learned or a table changed meanwhile may have
+    // invalidated it since, hence a fresh ping before each look (bounded).
+    for (peer, vm) in [("host-2", a2), ("host-3", a3)] {
+      let tunnel = "to=\(world.host(peer).address):6677"
+      let tunnelling = await eventually(timeout: .seconds(10), every: .milliseconds(100)) {
+        world.ping(from: a1.name, to: vm.address, count: 1)
+          && ((try? world.control("host-1", "/flows"))?.contains(tunnel) ?? false)
+      }
+      #expect(tunnelling, "host-1 tunnels to \(peer)")
     }
     #expect(rootNamespaceTraces(world).isEmpty, "\(rootNamespaceTraces(world))")
   }

@@ -455,7 +455,19 @@ cl_zk_wait() {
 
 # ---------------------------------------------------------------- agents
 
-cl_agent_pid() { cl_pid_of "$(cl_host_dir "$1")/pid" "--host-name $(cl_host_name "$1") "; }
+# A host's agent runs under midge-supervisor, as in production: when the agent dies,
+# the supervisor closes its ZooKeeper session at once. `pid` holds the supervisor's pid,
+# `agent.pid` (written by the supervisor) the agent's.
+cl_agent_pid() { cl_pid_of "$(cl_host_dir "$1")/agent.pid" "--host-name $(cl_host_name "$1") "; }
+cl_supervisor_pid() { cl_pid_of "$(cl_host_dir "$1")/pid" "midge-supervisor"; }
+
+# cl_agent_await K: until host K's supervisor runs and has started the agent (5 s each).
+cl_agent_await() {
+  local d
+  d=$(cl_host_dir "$1")
+  _cl_await_pid "$d/pid" "midge-supervisor" &&
+    _cl_await_pid "$d/agent.pid" "--host-name $(cl_host_name "$1") "
+}
 
 # cl_agent_launch K: host K's midge-agent in its namespace (needs CL_BIN and
 # CL_SESSION_TIMEOUT): tunnel on the host's underlay address, control API on 127.0.0.1
@@ -466,8 +478,7 @@ cl_agent_launch() {
   mkdir -p "$d"
   echo "=== $(date '+%F %T') ops/cluster: launching the agent" >>"$d/agent.log"
   _cl_agent_spawn "$k"
-  _cl_await_pid "$d/pid" "--host-name $(cl_host_name "$k") " ||
-    die "agent of $(cl_host_name "$k") did not start (see $d/agent.log)"
+  cl_agent_await "$k" || die "agent of $(cl_host_name "$k") did not start (see $d/agent.log)"
 }
 
 # _cl_agent_spawn K: host K's agent spawned in the background, not awaited (so many can
@@ -475,7 +486,9 @@ cl_agent_launch() {
 _cl_agent_spawn() {
   local k=$1 d
   d=$(cl_host_dir "$k")
+  rm -f "$d/agent.pid"
   _cl_spawn "$(cl_host_ns "$k")" "$d/pid" "$d/agent.log" \
+    "$CL_BIN/midge-supervisor" --pid-file "$d/agent.pid" -- \
     "$CL_BIN/midge-agent" --host-name "$(cl_host_name "$k")" \
     --zk "$(cl_zk_connect)" --session-timeout "$CL_SESSION_TIMEOUT" \
     --host-id-file "$d/host.id" --tunnel-zone underlay \
@@ -522,9 +535,10 @@ cl_teardown() {
   local f ns pid
   local -a pids=() left=()
   if [ -d "$CL_DIR/hosts" ]; then
+    # SIGTERM to a supervisor stops its agent gracefully (it passes the signal on).
     for f in "$CL_DIR"/hosts/*/pid; do
       [ -f "$f" ] || continue
-      pid=$(cl_pid_of "$f" "midge-agent") && pids+=("$pid")
+      pid=$(cl_pid_of "$f" "midge-supervisor") && pids+=("$pid")
     done
   fi
   cl_stop_pids 5 ${pids[@]+"${pids[@]}"}
