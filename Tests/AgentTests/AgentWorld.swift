@@ -274,10 +274,12 @@ func freePort(_ type: __socket_type) throws -> UInt16 {
   return UInt16(bigEndian: address.sin_port)
 }
 
-/// A GET to 127.0.0.1:`port`; the body (2 s timeouts).
-func httpGet(port: UInt16, path: String) throws -> String {
+/// A GET to 127.0.0.1:`port` (of network namespace `namespace`, when given); the body
+/// (2 s timeouts).
+func httpGet(port: UInt16, path: String, namespace: String? = nil) throws -> String {
   let answer = try RawClient.exchange(
-    port: port, "GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", timeout: 2)
+    port: port, namespace: namespace, "GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+    timeout: 2)
   guard let split = answer.text.range(of: "\r\n\r\n") else { throw HarnessError("bad response") }
   return String(answer.text[split.upperBound...])
 }

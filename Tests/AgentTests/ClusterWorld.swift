@@ -188,40 +188,11 @@ final class ClusterWorld: @unchecked Sendable {
     return String(text.suffix(6000))
   }
 
-  /// A GET to a host's agent control API: the socket is made inside the host's
-  /// namespace (where the API listens on 127.0.0.1), then used from here.
+  /// A GET to a host's agent control API (it listens on 127.0.0.1 inside the host's
+  /// namespace).
   func control(_ host: String, _ path: String) throws -> String {
     let target = self.host(host)
-    let fd = try NetworkNamespace.withNamespace(target.namespace) {
-      socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    }
-    guard fd >= 0 else { throw HarnessError("socket: \(errno)") }
-    defer { close(fd) }
-    var timeout = timeval(tv_sec: 2, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = target.controlPort.bigEndian
-    address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-    let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    guard connected == 0 else { throw HarnessError("connect to \(host)'s agent: \(errno)") }
-    let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
-    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-    var response: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    for _ in 0..<10_000 {
-      let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-      guard count > 0 else { break }
-      response += buffer[0..<count]
-    }
-    let text = String(decoding: response, as: UTF8.self)
-    guard let split = text.range(of: "\r\n\r\n") else { throw HarnessError("bad response") }
-    return String(text[split.upperBound...])
+    return try httpGet(port: target.controlPort, path: path, namespace: target.namespace)
   }
 
   /// Runs a command inside a namespace (bounded).

@@ -1,3 +1,4 @@
+import Datapath
 import Glibc
 import MidgeTestSupport
 
@@ -8,8 +9,13 @@ enum RawClient {
     var text: String
   }
 
-  static func connect(port: UInt16) throws -> Int32 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  /// A connection to 127.0.0.1:`port`, of the network namespace `namespace` when given
+  /// (the socket is made inside it, then used from here).
+  static func connect(port: UInt16, namespace: String? = nil) throws -> Int32 {
+    let fd =
+      try namespace.map { name in
+        try NetworkNamespace.withNamespace(name) { socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0) }
+      } ?? socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw HarnessError("socket: \(errno)") }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
@@ -28,8 +34,10 @@ enum RawClient {
   }
 
   /// Sends `request` and reads until the server closes (at most `timeout` seconds).
-  static func exchange(port: UInt16, _ request: String, timeout: Int = 3) throws -> Answer {
-    let fd = try connect(port: port)
+  static func exchange(
+    port: UInt16, namespace: String? = nil, _ request: String, timeout: Int = 3
+  ) throws -> Answer {
+    let fd = try connect(port: port, namespace: namespace)
     defer { close(fd) }
     let bytes = Array(request.utf8)
     _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
