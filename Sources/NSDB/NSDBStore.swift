@@ -49,14 +49,22 @@ public final class NSDBStore: Sendable {
     self.observers = ObserverRegistry()
   }
 
-  /// Creates the directory nodes of the layout (idempotent).
+  /// Creates the directory nodes of the layout that are missing (idempotent).
+  ///
+  /// Reads first, and writes only what is missing: every agent runs this at start, and a
+  /// create of a node that exists is still a write that the ensemble's leader orders and
+  /// commits (as an error). Creating the whole layout blindly cost each agent about fifty
+  /// sequential writes; with 32 agents starting together that was half a second each.
   public func setUp() async throws {
+    let missing = try await missingLayout()
     do {
-      for type in ModelType.allCases {
-        try await client.createPath(paths.models(type))
+      for path in missing {
+        do {
+          try await client.create(path)
+        } catch let error as ZooKeeperError where error.code == .nodeExists {
+          continue  // another client made it meanwhile
+        }
       }
-      try await client.createPath(paths.state)
-      try await client.createPath(paths.election)
     } catch {
       throw NSDBError.zookeeper(error, "creating the NSDB layout under \(paths.root)")
     }
