@@ -88,6 +88,13 @@ public enum LZ4Frame {
       return Array(frame[headerSize...])
     case .lz4:
       guard payload > 0 else { throw LZ4Error(.truncated, "empty LZ4 payload") }
+      // An LZ4 block expands at most 255-fold (a match length byte of 255 per input
+      // byte): a header claiming more cannot be true, and believing it would allocate the
+      // claimed size before liblz4 refuses the payload (a 10-byte znode could claim 256 MiB).
+      guard rawLength <= payload * 255 else {
+        throw LZ4Error(
+          .corrupt, "raw length \(rawLength) is more than 255 times the \(payload)-byte payload")
+      }
       return try decompressBlock(frame, offset: headerSize, rawLength: rawLength)
     }
   }

@@ -90,4 +90,19 @@ struct LZ4FrameTests {
       _ = try? LZ4Frame.decode(bytes)
     }
   }
+
+  @Test("a header claiming more than an LZ4 block can expand to is refused before allocating")
+  func expansionBomb() throws {
+    // The fuzzer's find: 10 bytes that claimed 256 MiB (0x0fffffff) made the decoder zero
+    // 256 MiB before liblz4 refused the payload.
+    let bomb = LZ4Frame.magic + [1, 0xFF, 0xFF, 0xFF, 0x0F, 0x00]
+    #expect {
+      try LZ4Frame.decode(bomb)
+    } throws: { error in
+      (error as? LZ4Error)?.code == .corrupt && "\(error)".contains("255 times")
+    }
+    // The most compressible real data still decodes: 1 MiB of zeros.
+    let zeros = [UInt8](repeating: 0, count: 1 << 20)
+    #expect(try LZ4Frame.decode(LZ4Frame.encode(zeros)) == zeros)
+  }
 }
