@@ -8,10 +8,12 @@
 //    changes nothing);
 //  - the graph export (`TopologyGraph.dot`) does not trap.
 //
-// Known gap (Fuzz/regressions/topologyfile/route-order.yaml): `render` writes a router's
-// routes in id order, but `parse` names routes by position, so an exported file can give
-// the same routes other ids. Until that is fixed the export check compares routes by
-// content; MIDGE_FUZZ_STRICT=1 compares them by id too.
+// Known gaps (Fuzz/regressions/topologyfile/): `render` writes a router's routes in id
+// order, but `parse` names routes by position, so an exported file can give the same
+// routes other ids (route-order.yaml); and it writes hosts by name, so a tunnel zone's
+// `hostIds` come back in another order (zone-member-order.yaml). Until those are fixed
+// the export check compares routes by content and zone members as a set;
+// MIDGE_FUZZ_STRICT=1 compares exactly.
 import FuzzSupport
 import Topology
 import TopologyFile
@@ -30,8 +32,9 @@ runFuzzer { bytes in
   do {
     let again = try TopologyFile.parse(rendered)
     require(
-      strict ? again == snapshot : routesByContent(again) == routesByContent(snapshot),
-      "the exported file parses to another snapshot:\n\(rendered)")
+      strict ? again == snapshot : lenient(again) == lenient(snapshot),
+      "the exported file parses to another snapshot:\n\(rendered)\n"
+        + difference(snapshot, again))
   } catch {
     fatalError("the exported file does not parse: \(error)\n\(rendered)")
   }
@@ -45,9 +48,9 @@ runFuzzer { bytes in
   _ = TopologyGraph.dot(snapshot)
 }
 
-/// `snapshot` with every route's id replaced by one derived from what the route is, so two
-/// snapshots that differ only in which id each route has compare equal.
-func routesByContent(_ snapshot: TopologySnapshot) -> TopologySnapshot {
+/// `snapshot` without the differences the known gaps make: every route's id replaced by
+/// one derived from what the route is, and tunnel zone members in id order.
+func lenient(_ snapshot: TopologySnapshot) -> TopologySnapshot {
   var result = snapshot
   var renamed: [ID: ID] = [:]
   result.routes = [:]
@@ -62,6 +65,34 @@ func routesByContent(_ snapshot: TopologySnapshot) -> TopologySnapshot {
   for id in result.routers.keys {
     result.routers[id]?.routeIds = rename(snapshot.routers[id]!.routeIds)
   }
-  for id in result.ports.keys { result.ports[id]?.routeIds = rename(snapshot.ports[id]!.routeIds) }
+  for id in result.ports.keys {
+    result.ports[id]?.routeIds = rename(snapshot.ports[id]!.routeIds)
+  }
+  for id in result.tunnelZones.keys { result.tunnelZones[id]?.hostIds.sort() }
   return result
+}
+
+/// What differs between two snapshots, object by object, so that a broken round trip says
+/// which objects it changed.
+func difference(_ lhs: TopologySnapshot, _ rhs: TopologySnapshot) -> String {
+  var lines: [String] = []
+  func compare<T: Hashable>(_ what: String, _ left: [ID: T], _ right: [ID: T]) {
+    for id in Set(left.keys).union(right.keys).sorted() where left[id] != right[id] {
+      let before = left[id].map { "\($0)" } ?? "none"
+      let after = right[id].map { "\($0)" } ?? "none"
+      lines.append("\(what) \(id):\n  parsed:   \(before)\n  exported: \(after)")
+    }
+  }
+  compare("host", lhs.hosts, rhs.hosts)
+  compare("tunnel zone", lhs.tunnelZones, rhs.tunnelZones)
+  compare("bridge", lhs.bridges, rhs.bridges)
+  compare("router", lhs.routers, rhs.routers)
+  compare("port", lhs.ports, rhs.ports)
+  compare("route", lhs.routes, rhs.routes)
+  compare("chain", lhs.chains, rhs.chains)
+  compare("rule", lhs.rules, rhs.rules)
+  compare("port group", lhs.portGroups, rhs.portGroups)
+  compare("address group", lhs.ipAddrGroups, rhs.ipAddrGroups)
+  compare("DHCP subnet", lhs.dhcps, rhs.dhcps)
+  return lines.isEmpty ? "(the snapshots differ in no object)" : lines.joined(separator: "\n")
 }
