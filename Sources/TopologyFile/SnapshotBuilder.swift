@@ -84,7 +84,10 @@ final class SnapshotBuilder {
       }
       let port = reader.int(f["port"], UInt16.self, in: 1...UInt16.max) ?? 6677
       snapshot.tunnelZones[zone]?.members[id] = .init(address: address, port: port)
+      // Sorted by id, as the agents keep it when they register: the order the file lists
+      // its hosts in is not part of the topology (an export writes them by name).
       snapshot.tunnelZones[zone]?.hostIds.append(id)
+      snapshot.tunnelZones[zone]?.hostIds.sort()
     }
     snapshot.hosts[id] = host
   }
