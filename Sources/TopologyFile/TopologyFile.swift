@@ -21,6 +21,13 @@ public enum TopologyFile {
     ID(name: "Route/\(router)/connected/\(port)")
   }
 
+  /// A whole-file limit was passed (no line to point at).
+  static func overLimit(_ message: String) -> TopologyFileErrors {
+    TopologyFileErrors(errors: [
+      TopologyFileError(line: nil, column: nil, field: "(file)", message: message, code: .limit)
+    ])
+  }
+
   /// Parses `text` into a topology. `tunnelKeys` are the keys ports already
   /// have (kept on re-apply); new ports without a `tunnelKey` get the lowest free ones.
   /// Nothing is composed or built from a file over one of `limits`.
@@ -31,13 +38,9 @@ public enum TopologyFile {
     -> TopologySnapshot
   {
     guard text.utf8.count <= limits.maxBytes else {
-      throw TopologyFileErrors(errors: [
-        TopologyFileError(
-          line: nil, column: nil, field: "(file)",
-          message:
-            "the file is \(text.utf8.count) bytes, over the limit of \(limits.maxBytes) bytes (raise it with --max-file-size)",
-          code: .limit)
-      ])
+      throw Self.overLimit(
+        "the file is \(text.utf8.count) bytes, over the limit of \(limits.maxBytes) bytes (raise it with --max-file-size)"
+      )
     }
     do {
       try YAMLBudget.check(text, limits: limits)
@@ -63,13 +66,9 @@ public enum TopologyFile {
       throw TopologyFileErrors(errors: builder.reader.errors)
     }
     guard builder.snapshot.count <= limits.maxObjects else {
-      throw TopologyFileErrors(errors: [
-        TopologyFileError(
-          line: nil, column: nil, field: "(file)",
-          message:
-            "the file describes \(builder.snapshot.count) objects, over the limit of \(limits.maxObjects) (raise it with --max-objects)",
-          code: .limit)
-      ])
+      throw Self.overLimit(
+        "the file describes \(builder.snapshot.count) objects, over the limit of \(limits.maxObjects) (raise it with --max-objects)"
+      )
     }
     return builder.snapshot
   }
