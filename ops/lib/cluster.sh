@@ -8,7 +8,9 @@
 #   cl_plan                      tag, namespace names and addresses (CL_* variables)
 #   cl_check_ranges              refuse ranges the root namespace routes
 #   cl_root_traces               what of the cluster shows in the root namespace (nothing)
-#   cl_make_underlay / cl_make_member K / cl_make_host K / cl_make_vm NAME
+#   cl_make_underlay / cl_make_member K / cl_make_host K / cl_make_vm NAME / cl_remove_vm
+#   cl_link STATE PORT / cl_zk_reach STATE K   cut or restore a cable, or a host's reach
+#                                to ZooKeeper only
 #   cl_zk_write_config K / cl_zk_launch K / cl_zk_wait TIMEOUT_S K...
 #   cl_agent_launch K (_cl_agent_spawn K: not awaited) / cl_agent_wait_ready K TIMEOUT_S
 #   cl_http NS PORT PATH         a GET inside a namespace (bash /dev/tcp, 2 s at most)
@@ -205,26 +207,57 @@ cl_make_host() { # K
   _cl_plug "$ns" "h$1" "$(cl_host_address "$1")"
 }
 
-# cl_make_vm NAME HOST_K ADDRESS GATEWAY MAC: a VM namespace (eth0 with ADDRESS/24,
-# default route via GATEWAY) joined by a veth to its host's namespace, where the veth's
-# end is named NAME: the interface its port is bound to.
+# cl_make_vm NAME HOST_K ADDRESS[/LEN] GATEWAY MAC: a VM namespace (eth0 with ADDRESS,
+# /24 unless LEN is given; default route via GATEWAY unless it is "-") joined by a veth
+# to its host's namespace, where the veth's end is named NAME: the interface its port is
+# bound to. An existing VM namespace is reused (a VM whose interface was deleted gets a
+# new one, with its MAC).
 cl_make_vm() {
   local name=$1 host=$2 address=$3 gateway=$4 mac=$5 ns hns
+  [[ "$address" == */* ]] || address="$address/24"
   ns=$(cl_vm_ns "$name")
   hns=$(cl_host_ns "$host")
-  _cl_add_ns "$ns"
+  if [ -e "/run/netns/$ns" ]; then
+    ip -n "$ns" link del eth0 2>/dev/null || true
+  else
+    _cl_add_ns "$ns"
+  fi
   ip -n "$hns" link add "$name" mtu "$CL_MTU" type veth peer name eth0 netns "$ns" \
     mtu "$CL_MTU" address "$mac"
-  ip -n "$ns" addr add "$address/24" dev eth0
+  ip -n "$ns" addr add "$address" dev eth0
   ip -n "$ns" link set eth0 up
-  ip -n "$ns" route add default via "$gateway"
+  [ "$gateway" = - ] || ip -n "$ns" route add default via "$gateway"
   ip -n "$hns" link set "$name" up
+}
+
+# cl_remove_vm NAME: delete a VM's namespace (its veth goes with it).
+cl_remove_vm() {
+  local ns
+  ns=$(cl_vm_ns "$1")
+  [ ! -e "/run/netns/$ns" ] || ip netns del "$ns"
 }
 
 # cl_link STATE NAME: cut (down) or restore (up) the underlay cable of host or member
 # NAME (h<K> or z<K>) at the bridge, as pulling it out of the switch would.
 cl_link() {
   ip -n "$CL_UNDERLAY_NS" link set "$2" "$1"
+}
+
+# cl_zk_reach STATE K: cut (down) or restore (up) host K's reach to every ZooKeeper
+# member while its tunnels stay up, with blackhole routes to the members' addresses
+# inside the host (what the host sends them is dropped: a partition of the control
+# network only). Idempotent.
+cl_zk_reach() {
+  local state=$1 hns j address
+  hns=$(cl_host_ns "$2")
+  for ((j = 1; j <= CL_ZK_MEMBERS; j++)); do
+    address="$(cl_member_address "$j")/32"
+    if [ "$state" = down ]; then
+      ip -n "$hns" route replace blackhole "$address"
+    else
+      ip -n "$hns" route del blackhole "$address" 2>/dev/null || true
+    fi
+  done
 }
 
 # ---------------------------------------------------------------- processes
@@ -502,12 +535,14 @@ cl_agent_health() {
   cl_http "$(cl_host_ns "$1")" "$CL_CONTROL_PORT" /health || true
 }
 
-# cl_agent_ready K [PORTS]: ready, and (when given) PORTS ports attached.
+# cl_agent_ready K [PORTS]: ready, and (when given) at least PORTS ports attached.
 cl_agent_ready() {
   local body
   body=$(cl_agent_health "$1")
   [[ "$body" == *'"ready" : true'* ]] || return 1
-  [ -z "${2:-}" ] || [[ "$body" =~ \"attachedPorts\"\ :\ $2[^0-9] ]]
+  [ -z "${2:-}" ] && return 0
+  [[ "$body" =~ \"attachedPorts\"\ :\ ([0-9]+) ]] || return 1
+  [ "${BASH_REMATCH[1]}" -ge "$2" ]
 }
 
 # cl_agent_wait_ready K TIMEOUT_S [PORTS]: until cl_agent_ready; fails early when the

@@ -1,116 +1,217 @@
 # shellcheck shell=bash
-# ops/lib/world.sh — the demo world, shared by ops/demo and ops/drill: the demo's four
-# VM namespaces, agents started from the built binaries, and small HTTP/ping helpers.
-# Needs lib/common.sh; uses $WORK (scratch directory) and $BIN (built binaries).
+# ops/lib/world.sh — the demo world on a cluster, shared by ops/demo and ops/drill: an
+# `ops/cluster` (hosts in network namespaces on a 1500-byte underlay, a ZooKeeper
+# ensemble of three on it, one agent per host under midge-supervisor), the demo's
+# topology applied from host-1's namespace, its four VMs behind their hosts, and for the
+# drills an "external" segment behind the router's uplink. Needs lib/common.sh and
+# lib/cluster.sh; uses $WORK (scratch directory) and $BIN (built binaries).
 #
-#   world_create_vms / world_remove_vms     the four VMs of ops/topologies/demo.yaml
-#   world_add_vm NAME ADDRESS GATEWAY       one VM: namespace NAME, root-side veth NAME
-#   world_start_agent HOST TUNNEL CONTROL ZK   a midge-agent under midge-supervisor in the
-#                                           background (AGENT_PID[HOST] the agent's pid,
-#                                           SUPERVISOR_PID[HOST] the supervisor's)
-#   world_wait_ready CONTROL                wait (10 s at most) until the agent is ready
-#   http_get PORT PATH                      the body of a GET to 127.0.0.1:PORT
-#   world_stop_agents                       SIGTERM every agent, SIGKILL after 5 s
+#   world_check_ranges                      the tenant and external ranges are unused
+#   world_up HOSTS TEMPLATE                 the cluster, TEMPLATE's topology, the VMs
+#   world_down                              everything world_up made
+#   world_external HOST...                  the external segment (namespace <prefix>x,
+#                                           10.99.0.2/24), one cable to each HOST
+#   world_ns NAME                           a namespace: host-K, a VM's interface name
+#                                           (mvm-a1 ...) or external
+#   world_http HOST PATH                    a GET to HOST's agent control API
+#   world_wait_active PORT... / port_active PORT / port_inactive PORT
+#   world_agent_pid HOST / world_supervisor_pid HOST / world_wait_supervisor HOST
+#   world_cluster ARGS...                   ops/cluster ARGS --dir <the world's cluster>
 
-# The demo's VMs: port name, namespace (= bound interface name), address, gateway.
+# The demo's VMs: port name, interface (and VM) name, address, gateway, host in the
+# topology templates. ops/topologies/demo.yaml and drill.yaml name their hosts host-a,
+# host-b (and host-c); on the cluster they are host-1, host-2 (and host-3).
 WORLD_VMS=(
-  "vm-a1 mvm-a1 10.10.1.2 10.10.1.1"
-  "vm-a2 mvm-a2 10.10.1.3 10.10.1.1"
-  "vm-b1 mvm-b1 10.10.2.2 10.10.2.1"
-  "vm-b2 mvm-b2 10.10.2.3 10.10.2.1"
+  "vm-a1 mvm-a1 10.10.1.2 10.10.1.1 host-a"
+  "vm-a2 mvm-a2 10.10.1.3 10.10.1.1 host-b"
+  "vm-b1 mvm-b1 10.10.2.2 10.10.2.1 host-b"
+  "vm-b2 mvm-b2 10.10.2.3 10.10.2.1 host-a"
 )
-declare -gA AGENT_PID=()
-declare -gA SUPERVISOR_PID=()
+WORLD_TENANT=10.10.0.0/16
+WORLD_EXTERNAL=10.99.0.0/24
+WORLD_DIR=""
+declare -gA WORLD_ENV=()
+
+# world_host NAME: host-a -> host-1, host-b -> host-2, host-c -> host-3 (others as they are).
+world_host() {
+  case "$1" in
+    host-a) echo host-1 ;;
+    host-b) echo host-2 ;;
+    host-c) echo host-3 ;;
+    *) echo "$1" ;;
+  esac
+}
 
 world_check_ranges() {
-  # Tenant addresses must never be the uplink's range.
-  if ip route | grep -q '^10\.10\.'; then
-    die "the root namespace routes 10.10.0.0/16; the demo's tenant range would clash"
+  local range route
+  for range in "$WORLD_TENANT" "$WORLD_EXTERNAL"; do
+    while IFS= read -r route; do
+      if cl_overlap "$range" "$route"; then
+        die "the root namespace routes $route, which overlaps the demo world's $range"
+      fi
+    done < <(cl_root_routes)
+  done
+}
+
+world_cluster() {
+  "$MIDGE_ROOT/ops/cluster" "$@" --dir "$WORLD_DIR"
+}
+
+# world_topology TEMPLATE: TEMPLATE with its tunnelZones and hosts replaced by the
+# cluster's (zone "underlay", each host's underlay address and tunnel port) and its host
+# names mapped onto the cluster's.
+world_topology() {
+  local k
+  echo "# ops/lib/world.sh: $1 on the cluster in $WORLD_DIR"
+  echo "tunnelZones:"
+  echo "  - name: underlay"
+  echo "hosts:"
+  for ((k = 1; k <= WORLD_ENV[HOST_COUNT]; k++)); do
+    echo "  - {name: ${WORLD_ENV[HOST_${k}_NAME]}, tunnelZone: underlay, address: ${WORLD_ENV[HOST_${k}_ADDRESS]}, port: ${WORLD_ENV[HOST_${k}_TUNNEL]##*:}}"
+  done
+  # Drop the template's own top-level tunnelZones and hosts blocks.
+  awk '/^[A-Za-z]/ { skip = ($1 == "tunnelZones:" || $1 == "hosts:") } !skip' "$1" |
+    sed -E 's/\bhost-a\b/host-1/g; s/\bhost-b\b/host-2/g; s/\bhost-c\b/host-3/g'
+}
+
+# world_up HOSTS TEMPLATE: a cluster of HOSTS hosts without VMs, then TEMPLATE's topology
+# (applied with --prune from host-1's namespace: ZooKeeper is on the underlay) and the
+# demo's VMs, each behind the host its port names.
+world_up() {
+  local hosts=$1 template=$2 key value vm name iface address gateway host
+  WORLD_DIR="$WORK/cluster"
+  if ! world_cluster up --hosts "$hosts" --vms-per-host 0 --bin "$BIN" \
+    >"$WORK/cluster-up.env" 2>"$WORK/cluster.log"; then
+    tail -n 30 "$WORK/cluster.log" >&2
+    die "ops/cluster up failed (above: the end of its log)"
   fi
-}
-
-world_add_vm() { # namespace address gateway
-  local ns=$1 address=$2 gateway=$3 mac
-  # A VM keeps its MAC (02:00 and its address), also when its interface is re-created.
-  mac=$(printf '02:00:%02x:%02x:%02x:%02x' ${address//./ })
-  ip netns list | grep -qw "$ns" || ip netns add "$ns"
-  ip link add "$ns" type veth peer name eth0 address "$mac" netns "$ns"
-  ip netns exec "$ns" ip link set lo up
-  ip netns exec "$ns" ip addr add "$address/24" dev eth0
-  ip netns exec "$ns" ip link set eth0 up
-  ip netns exec "$ns" ip route add default via "$gateway"
-  ip link set "$ns" up
-}
-
-world_create_vms() {
-  local vm ns address gateway
-  world_remove_vms # leftovers of an earlier run that was killed
+  WORLD_ENV=()
+  while IFS='=' read -r key value; do
+    [[ "$key" =~ ^[A-Z][A-Z0-9_]*$ ]] && WORLD_ENV[$key]=$value
+  done <"$WORK/cluster-up.env"
+  ZK=${WORLD_ENV[ZK]}
+  # lib/cluster.sh's helpers work on this cluster from here on.
+  CL_DIR=$WORLD_DIR
+  CL_TAG=${WORLD_ENV[CLUSTER_TAG]}
+  cl_plan
+  world_topology "$template" >"$WORK/topology.yaml"
+  if ! world_midgectl apply --zk "$ZK" --prune -f "$WORK/topology.yaml" >"$WORK/apply.out" 2>&1; then
+    cat "$WORK/apply.out" >&2
+    die "midgectl apply failed"
+  fi
   for vm in "${WORLD_VMS[@]}"; do
-    read -r _ ns address gateway <<<"$vm"
-    world_add_vm "$ns" "$address" "$gateway"
+    read -r name iface address gateway host <<<"$vm"
+    world_cluster vm add "$iface" --host "$(world_host "$host")" --address "$address/24" \
+      --gateway "$gateway" 2>>"$WORK/cluster.log" || die "could not make VM $name"
   done
 }
 
-world_remove_vms() {
-  local vm ns
-  for vm in "${WORLD_VMS[@]}"; do
-    read -r _ ns _ <<<"$vm"
-    ip link del "$ns" 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
+world_down() {
+  [ -n "$WORLD_DIR" ] || return 0
+  world_cluster down >>"$WORK/cluster.log" 2>&1 || true
+  WORLD_DIR=""
+}
+
+# world_midgectl ARGS...: midgectl in host-1's namespace (ZooKeeper is on the underlay).
+world_midgectl() {
+  ip netns exec "${WORLD_ENV[HOST_1_NS]}" "$BIN/midgectl" "$@"
+}
+
+# world_external HOST...: the external segment behind the uplink: namespace <prefix>x
+# with a bridge holding 10.99.0.2/24 (a route back to the tenants via the uplink's
+# 10.99.0.1) and one veth to each HOST, whose end there is named mup-<a|b|c> after the
+# template's host name (the interface the uplink's candidate binds).
+world_external() {
+  local ns host k letter
+  ns="${CL_PREFIX}x"
+  printf '%s\n' "$ns" >>"$WORLD_DIR/netns.list"
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+  ip -n "$ns" link add br0 type bridge stp_state 0 forward_delay 0
+  ip -n "$ns" addr add 10.99.0.2/24 dev br0
+  ip -n "$ns" link set br0 up
+  ip -n "$ns" route add "$WORLD_TENANT" via 10.99.0.1
+  for host in "$@"; do
+    letter=${host#host-}
+    k=$(world_host "$host")
+    k=${k#host-}
+    ip -n "${WORLD_ENV[HOST_${k}_NS]}" link add "mup-$letter" type veth peer name "up-$letter" netns "$ns"
+    ip -n "$ns" link set "up-$letter" master br0 up
+    ip -n "${WORLD_ENV[HOST_${k}_NS]}" link set "mup-$letter" up
   done
 }
 
-world_start_agent() { # host tunnel-port control-port zk
-  # Under the supervisor, as a production agent runs: if the agent dies, the supervisor
-  # closes its ZooKeeper session at once and its ports fail over without waiting for the
-  # session timeout. A drill's SIGKILL goes to the agent itself (AGENT_PID).
-  rm -f "$WORK/$1.pid"
-  "$BIN/midge-supervisor" --pid-file "$WORK/$1.pid" -- \
-    "$BIN/midge-agent" --zk "$4" --host-name "$1" --host-id-file "$WORK/$1.id" \
-    --tunnel-port "$2" --control-address "127.0.0.1:$3" --session-timeout 2 \
-    --flow-state-directory "$WORK/$1-flow-state" \
-    >>"$WORK/$1.log" 2>&1 &
-  SUPERVISOR_PID[$1]=$!
-  local _i
-  for _i in $(seq 200); do [ -s "$WORK/$1.pid" ] && break; sleep 0.01; done
-  AGENT_PID[$1]=$(cat "$WORK/$1.pid" 2>/dev/null) || die "midge-supervisor did not start $1's agent"
+# world_ns NAME: the namespace of host-K (or host-a/b/c), a VM (its interface name,
+# e.g. mvm-a1) or the external segment.
+world_ns() {
+  case "$1" in
+    external) echo "${CL_PREFIX}x" ;;
+    host-*)
+      local k
+      k=$(world_host "$1")
+      echo "${WORLD_ENV[HOST_${k#host-}_NS]}"
+      ;;
+    *) echo "${CL_PREFIX}$1" ;;
+  esac
 }
+
+# world_http HOST PATH: the body of a GET to HOST's agent (2 s at most).
+world_http() {
+  cl_http "$(world_ns "$1")" "$CL_CONTROL_PORT" "$2"
+}
+
+world_host_dir() {
+  local k
+  k=$(world_host "$1")
+  echo "$WORLD_DIR/hosts/$k"
+}
+world_agent_pid() { cat "$(world_host_dir "$1")/agent.pid" 2>/dev/null; }
+world_supervisor_pid() { cat "$(world_host_dir "$1")/pid" 2>/dev/null; }
 
 # world_wait_supervisor HOST: wait (10 s at most) until HOST's supervisor has ended (after
 # its agent died and it closed the agent's session).
 world_wait_supervisor() {
-  local pid=${SUPERVISOR_PID[$1]} _i
+  local pid _i
+  pid=$(world_supervisor_pid "$1") || return 0
   for _i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  wait "$pid" 2>/dev/null || true
 }
 
-world_stop_agents() {
-  local host pid
-  # SIGTERM to a supervisor reaches its agent, which stops gracefully.
-  for host in "${!SUPERVISOR_PID[@]}"; do kill -TERM "${SUPERVISOR_PID[$host]}" 2>/dev/null || true; done
-  for host in "${!SUPERVISOR_PID[@]}"; do
-    pid=${SUPERVISOR_PID[$host]}
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "${AGENT_PID[$host]:-}" "$pid" 2>/dev/null || true
-  done
-  AGENT_PID=()
-  SUPERVISOR_PID=()
+# port_row HOST NAME: HOST's agent's /ports row for port NAME, on one line ("" if the
+# agent did not answer).
+port_row() {
+  world_http "$1" /ports | tr -d '\n ' | tr '}' '\n' | grep "\"name\":\"$2\"" || true
 }
 
-# http_get PORT PATH: the body of a GET to 127.0.0.1:PORT (bash only, 2 s at most).
-http_get() {
-  # shellcheck disable=SC2016 # expanded by the inner bash
-  timeout 2 bash -c '
-    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-    printf "GET %s HTTP/1.0\r\n\r\n" "$2" >&3
-    sed "1,/^\r$/d" <&3' _ "$1" "$2" 2>/dev/null
+# port_active PORT: whether host-1's agent sees the port active (on any host).
+port_active() {
+  port_row host-1 "$1" | grep -q '"activeOn"'
 }
 
-world_wait_ready() { # control-port
-  local _i
-  for _i in $(seq 100); do
-    http_get "$1" /health | grep -q '"ready" : true' && return 0
+# port_inactive PORT: host-1's agent answered and does not see the port active (a failed
+# request is neither).
+port_inactive() {
+  local ports
+  ports=$(world_http host-1 /ports | tr -d '\n ' | tr '}' '\n') || return 1
+  grep -q "\"name\":\"$1\"" <<<"$ports" || return 1
+  ! grep "\"name\":\"$1\"" <<<"$ports" | grep -q '"activeOn"'
+}
+
+# world_wait_active PORT...: until host-1 sees every PORT active (20 s at most).
+world_wait_active() {
+  local _i port missing
+  for _i in $(seq 200); do
+    missing=""
+    for port in "$@"; do port_active "$port" || missing="$missing $port"; done
+    [ -z "$missing" ] && return 0
     sleep 0.1
   done
+  log "ports not active after 20 s:$missing"
   return 1
+}
+
+# world_ping FROM-VM ADDRESS [ping options...]: ping from inside a VM.
+world_ping() {
+  local from=$1 to=$2
+  shift 2
+  ip netns exec "$(world_ns "$from")" ping -n "$@" "$to"
 }
