@@ -28,8 +28,13 @@ extension Agent {
         continue
       }
     }
+    let present = desired.count > attached.count ? Datapath.interfaceNames() : nil
     for (port, want) in desired.sorted(by: { $0.key < $1.key }) where attached[port] == nil {
       let name = snapshot.ports[port]?.name ?? port.description
+      if let present, !present.contains(want.interface) {
+        noteAttachFailure(port, name, "no interface named \(want.interface)")
+        continue
+      }
       guard want.key != 0, want.key != Datapath.tunnelPort, want.key != Datapath.messageTunnelKey,
         portIDs[want.key] == nil
       else {
