@@ -10,9 +10,9 @@ extension LivenessHello {
   /// The wire form.
   ///
   /// A valid hello (`validate()` passes) encodes to bytes that decode to an equal hello. An
-  /// invalid one is written as faithfully as the fields allow (the interval saturated to
-  /// 0...65535 ms, at most 255 ports), so the decoder on the other side rejects it rather
-  /// than reading something else.
+  /// invalid one encodes to bytes the decoder refuses, never to another hello: an interval
+  /// that is not a whole number of ms in 1...65535 is written as 0, more than 255 ports as
+  /// the first 255, everything else as it is.
   public func encoded() -> [UInt8] {
     let ports = serving.prefix(Int(UInt8.max))
     var bytes: [UInt8] = []
@@ -24,7 +24,7 @@ extension LivenessHello {
     Self.append(UInt64(yourDiscriminator), width: 4, to: &bytes)
     bytes.append(state.rawValue)
     bytes.append(0)  // flags
-    Self.append(UInt64(intervalMilliseconds), width: 2, to: &bytes)
+    Self.append(UInt64(wireInterval), width: 2, to: &bytes)
     bytes.append(multiplier)
     bytes.append(UInt8(ports.count))
     bytes += [0, 0]  // reserved

@@ -79,6 +79,13 @@ public struct LivenessHello: Sendable, Equatable {
     return UInt16(clamping: milliseconds)
   }
 
+  /// The interval field as written: the whole milliseconds, or 0 (which the decoder
+  /// refuses) when the interval is not a whole number of ms in 1...65535.
+  var wireInterval: UInt16 {
+    let milliseconds = intervalMilliseconds
+    return interval == .milliseconds(milliseconds) ? milliseconds : 0
+  }
+
   /// Throws unless this hello obeys every rule the decoder enforces, so that it encodes to
   /// bytes that decode back to an equal value. Decoding runs the same checks.
   public func validate() throws(LivenessError) {
