@@ -62,6 +62,7 @@ let package = Package(
       name: "TopologyFile", dependencies: ["Topology", .product(name: "Yams", package: "Yams")],
       swiftSettings: strict),
     .target(name: "Simulation", dependencies: ["Topology", "Packets"], swiftSettings: strict),
+    .target(name: "Liveness", dependencies: ["Topology"], swiftSettings: strict),
     .target(
       name: "Kubernetes", dependencies: ["Topology", .product(name: "Yams", package: "Yams")],
       swiftSettings: strict),
@@ -71,7 +72,8 @@ let package = Package(
     .target(
       name: "Agent",
       dependencies: [
-        "NSDB", "Simulation", "Datapath", "Packets", "Topology", "ZooKeeper", "LZ4", log,
+        "NSDB", "Simulation", "Datapath", "Packets", "Topology", "ZooKeeper", "LZ4", "Liveness",
+        log,
         .product(name: "Yams", package: "Yams"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "NIOCore", package: "swift-nio"),
@@ -157,6 +159,8 @@ let package = Package(
         "Topology", "MidgeTestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       swiftSettings: strict),
+    .testTarget(
+      name: "LivenessTests", dependencies: ["Liveness", "Topology"], swiftSettings: strict),
     .testTarget(
       name: "SimulationTests", dependencies: ["Simulation", "Topology", "Packets"],
       swiftSettings: strict),

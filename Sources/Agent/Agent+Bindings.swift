@@ -1,4 +1,5 @@
 import Datapath
+import Liveness
 import Logging
 import NSDB
 import Simulation
@@ -41,8 +42,10 @@ extension Agent {
         noteAttachFailure(port, name, "tunnel key \(want.key) is unusable or already in use")
         continue
       }
+      let elected = elections[port] != nil
+      let gate = elected ? gateForElectedPort() : PortGate.always
       do {
-        try datapath.attach(interface: want.interface, port: want.key)
+        try datapath.attach(interface: want.interface, port: want.key, gate: gate)
       } catch {
         noteAttachFailure(port, name, "\(error)")
         continue
@@ -70,7 +73,13 @@ extension Agent {
             port: port, host: hostID, tunnelKey: want.key, waitForStale: stale)
         }
       }
-      if elections[port] != nil { announce(port, number: want.key) }
+      if elected {
+        if gate == PortGate.closed {
+          announceWhenOpen.insert(port)
+        } else {
+          announce(port, number: want.key)
+        }
+      }
     }
   }
 
@@ -112,7 +121,11 @@ extension Agent {
         metadata: ["agent.interface": "\(interface)", "agent.reason": "\(reason)"])
       detach(port, reason: "interface \(interface): \(reason)", alreadyDetached: true)
     case .tunnelMessage(let bytes):
-      receiveFlowState(bytes)
+      if LivenessHello.hasMagic(bytes) {
+        receiveHello(bytes)
+      } else {
+        receiveFlowState(bytes)
+      }
     case .linkUp, .flowsRemoved:
       break
     }

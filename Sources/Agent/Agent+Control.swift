@@ -90,6 +90,10 @@ extension Agent {
         row["activeOn"] = hostLabel(active.host)
       }
       if let failure = attachFailures[port.id] { row["notAttached"] = failure }
+      if elections[port.id] != nil {
+        row["elected"] = "\(elections[port.id]!.leadership)"
+        row["serving"] = servingGatewayPorts.contains(port.id)
+      }
       return row
     }
   }

@@ -38,6 +38,8 @@ extension Agent {
       return
     }
     guard elections[port] == nil else { return }
+    // Fenced by another host a moment ago: stand again after the hold-down.
+    if let fencedUntil, ContinuousClock.now < fencedUntil { return }
     let best = snapshot.ports[port]?.candidates.map(\.priority).max() ?? candidate.priority
     let delay = Duration.milliseconds(min(4_000, Int(best - candidate.priority) * 250))
     let election = LeaderElection(

@@ -36,6 +36,11 @@ extension Agent {
       try await store.setUp()
       try await register(store)
       try await hostState?.registerAlive(host: hostID)
+      if configuration.livenessEnabled {
+        let lease = HostLease(client: client, paths: store.paths, logger: logger)
+        try await lease.register(host: hostID)
+        hostLease = lease
+      }
     } catch let error as AgentError {
       await client.close()
       throw error
@@ -69,6 +74,7 @@ extension Agent {
 
     notePhase("datapath")
     tasks.append(Task { await self.run() })
+    startLiveness()
     want(ObjectRef(.host, hostID), pinned: true)
     let sessions = client.sessionEvents()
     tasks.append(
@@ -158,6 +164,12 @@ extension Agent {
   /// half-gone host. Writes still queued are moot and dropped.
   public func stop() async {
     logger.info("agent stopping", metadata: ["agent.ports": "\(attached.count)"])
+    // Gateway ports fall silent before the session (and so the election) goes.
+    for (port, attachment) in attached where elections[port] != nil {
+      datapath?.setGate(port: attachment.number, deadline: PortGate.closed)
+    }
+    for task in takeovers.values { task.cancel() }
+    takeovers = [:]
     writer?.cancel()
     for election in elections.values { election.task.cancel() }
     elections = [:]
@@ -205,6 +217,9 @@ extension Agent {
     case .leadership(let port, let leadership): applyLeadership(port, leadership)
     case .session(let event): applySession(event)
     case .tick: tick()
+    case .livenessTick: livenessTick()
+    case .leaseConfirmed(let sentAt, let result): applyLeaseConfirmation(sentAt: sentAt, result)
+    case .takeoverEnded(let port): takeoverEnded(port)
     }
   }
 

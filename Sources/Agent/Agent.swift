@@ -53,6 +53,7 @@
 
 import Datapath
 import Foundation
+import Liveness
 import Logging
 import NSDB
 import Packets
@@ -123,6 +124,22 @@ public actor Agent {
   var watches: [WatchKey: Task<Void, Never>] = [:]
   /// Elections of the ports this host is a candidate for.
   var elections: [ID: Election] = [:]
+  // Liveness over the tunnels and the gateway lease (Agent+Liveness.swift).
+  var liveness: LivenessMonitor?
+  let livenessOrigin = ContinuousClock.now
+  var livenessPeerSet = Set<ID>()
+  var livenessEverUp = Set<ID>()
+  var lastLivenessStall: ContinuousClock.Instant?
+  var hostLease: HostLease?
+  /// The end of the lease (DatapathClock ns): elected ports' gates are open until then.
+  var leaseDeadline: UInt64 = PortGate.closed
+  var leaseConfirmInFlight = false
+  var lastLeaseConfirm = ContinuousClock.now - .seconds(3600)
+  /// While set, this host was fenced and stays out of elections until then.
+  var fencedUntil: ContinuousClock.Instant?
+  var takeovers: [ID: Task<Void, Never>] = [:]
+  /// Elected ports attached with a closed gate: announced once it opens.
+  var announceWhenOpen = Set<ID>()
   /// Watches asked for before the topology was loaded; armed once it is.
   var deferredWatches = Set<WatchKey>()
 

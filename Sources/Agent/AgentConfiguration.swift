@@ -55,6 +55,22 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
   /// after the session timeout. nil: not written. `midge-supervisor` sets it through the
   /// `MIDGE_SESSION_FILE` environment variable.
   public var sessionFile: String?
+  /// Seconds between liveness hellos to the other hosts over the tunnels (BFD-style); a
+  /// host not heard from for `livenessMultiplier` intervals is down, and a gateway port
+  /// it holds is taken over without waiting for its session to expire. 0 turns liveness
+  /// and the gateway lease off (a gateway port then changes hands on session expiry).
+  public var livenessInterval: Double = 0.1
+  /// Missed hellos before a host is down.
+  public var livenessMultiplier: Int = 3
+  /// Seconds a gateway holder may serve after it last confirmed its lease in ZooKeeper
+  /// (renewed about every third of it); a holder that cannot renew goes silent on its
+  /// own within this time.
+  public var gatewayLease: Double = 0.25
+  /// Seconds a candidate waits beyond one lease after fencing a silent holder, before it
+  /// evicts it (covers a ZooKeeper follower applying the fence late).
+  public var gatewayLeaseGuard: Double = 0.1
+  /// Seconds a fenced holder stays out of elections before it stands again.
+  public var gatewayHoldDown: Double = 10
 
   public init() {}
 
@@ -83,6 +99,11 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
     topologyIdleTimeout = try value(.topologyIdleTimeout, defaults.topologyIdleTimeout)
     flowStateDirectory = try value(.flowStateDirectory, defaults.flowStateDirectory)
     sessionFile = try container.decodeIfPresent(String.self, forKey: .sessionFile)
+    livenessInterval = try value(.livenessInterval, defaults.livenessInterval)
+    livenessMultiplier = try value(.livenessMultiplier, defaults.livenessMultiplier)
+    gatewayLease = try value(.gatewayLease, defaults.gatewayLease)
+    gatewayLeaseGuard = try value(.gatewayLeaseGuard, defaults.gatewayLeaseGuard)
+    gatewayHoldDown = try value(.gatewayHoldDown, defaults.gatewayHoldDown)
   }
 
   /// Parses a YAML configuration; unknown keys are errors (a typo must not silently
@@ -146,7 +167,28 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
       throw AgentError(.configuration, "timeouts and intervals must be positive")
     }
     guard flowCapacity > 0 else { throw AgentError(.configuration, "flowCapacity must be > 0") }
+    guard livenessInterval == 0 || (livenessInterval >= 0.01 && livenessInterval <= 10) else {
+      throw AgentError(
+        .configuration, "livenessInterval must be 0 (off) or 0.01-10 s, not \(livenessInterval)")
+    }
+    guard (1...50).contains(livenessMultiplier) else {
+      throw AgentError(
+        .configuration, "livenessMultiplier must be 1-50, not \(livenessMultiplier)")
+    }
+    // The lease must end well before the session can expire: a holder cut off from
+    // ZooKeeper must be silent before anyone can be elected in its place.
+    guard gatewayLease >= 0.05, gatewayLeaseGuard >= 0, gatewayHoldDown >= 0,
+      gatewayLease + gatewayLeaseGuard <= sessionTimeout / 2
+    else {
+      throw AgentError(
+        .configuration,
+        "gatewayLease (\(gatewayLease) s) must be at least 0.05 s, and with gatewayLeaseGuard "
+          + "(\(gatewayLeaseGuard) s) at most half the sessionTimeout (\(sessionTimeout) s)")
+    }
   }
+
+  /// Whether liveness over the tunnels and the gateway lease are on.
+  public var livenessEnabled: Bool { livenessInterval > 0 }
 
   /// "a.b.c.d" as a host-order integer.
   static func ipv4(_ text: String) -> UInt32? {
@@ -180,6 +222,7 @@ extension AgentConfiguration {
     case zookeeper, root, sessionTimeout, hostName, hostIdFile, tunnelZone, tunnelAddress
     case tunnelPort, logLevel, controlAddress, metricsAddress, flowIdleTimeout, flowCapacity
     case pendingTimeout, interfacePollInterval, macRetention, flowStateDirectory
-    case topologyIdleTimeout, sessionFile
+    case topologyIdleTimeout, sessionFile, livenessInterval, livenessMultiplier, gatewayLease
+    case gatewayLeaseGuard, gatewayHoldDown
   }
 }

@@ -25,4 +25,9 @@ enum AgentEvent: Sendable {
   case leadership(port: ID, Leadership)
   case session(SessionEvent)
   case tick
+  /// Time to send liveness hellos, check peers and the lease (Agent+Liveness).
+  case livenessTick
+  /// A lease confirmation sent at that DatapathClock instant came back (nil: it failed).
+  case leaseConfirmed(sentAt: UInt64, HostLease.Confirmation?)
+  case takeoverEnded(port: ID)
 }

@@ -21,6 +21,12 @@ public final class AgentMetrics: Sendable {
   public let flowStateSent = Atomic<UInt64>(0)
   public let flowStateReceived = Atomic<UInt64>(0)
   public let flowStateRejected = Atomic<UInt64>(0)
+  public let livenessSent = Atomic<UInt64>(0)
+  public let livenessReceived = Atomic<UInt64>(0)
+  public let livenessRejected = Atomic<UInt64>(0)
+  public let livenessPeerDowns = Atomic<UInt64>(0)
+  public let gatewayTakeovers = Atomic<UInt64>(0)
+  public let gatewayFenced = Atomic<UInt64>(0)
   /// 1 connected, 0 suspended (connection lost, session may live), -1 expired or closed.
   public let sessionState = Atomic<Int>(0)
   public let sessionExpiries = Atomic<UInt64>(0)
@@ -73,6 +79,25 @@ public final class AgentMetrics: Sendable {
       exporter.counter(
         "midge_agent_flow_state_rejected_total", "Flow-state messages that could not be decoded.",
         flowStateRejected)
+      exporter.counter(
+        "midge_agent_liveness_hellos_sent_total", "Liveness hellos sent to other hosts.",
+        livenessSent)
+      exporter.counter(
+        "midge_agent_liveness_hellos_received_total", "Liveness hellos received.",
+        livenessReceived)
+      exporter.counter(
+        "midge_agent_liveness_hellos_rejected_total", "Liveness hellos that could not be decoded.",
+        livenessRejected)
+      exporter.counter(
+        "midge_agent_liveness_peer_downs_total", "Hosts that went down by liveness.",
+        livenessPeerDowns)
+      exporter.counter(
+        "midge_agent_gateway_takeovers_total",
+        "Gateway holders this host fenced and evicted after liveness said they were down.",
+        gatewayTakeovers)
+      exporter.counter(
+        "midge_agent_gateway_fenced_total",
+        "Times another host fenced this host's gateway lease (it stepped down).", gatewayFenced)
       exporter.gauge(
         "midge_agent_zookeeper_session_state", "1 connected, 0 suspended, -1 expired or closed.",
         Double(sessionState.load(ordering: .relaxed)))

@@ -77,9 +77,14 @@ public final class Datapath: Sendable {
     stop()
   }
 
-  /// Attaches the local interface `interface` (a veth or tap, up) as port `port`.
-  public func attach(interface: String, port: UInt32) throws(DatapathError) {
+  /// Attaches the local interface `interface` (a veth or tap, up) as port `port`. A
+  /// port whose service is leased (a gateway port) is attached with `gate` closed and
+  /// opened with `setGate` (PortGate).
+  public func attach(
+    interface: String, port: UInt32, gate: UInt64 = PortGate.always
+  ) throws(DatapathError) {
     let socket = try PacketSocket(interface: interface)
+    socket.gate.set(gate)
     guard let link = socket.linkState(), link.up else {
       throw DatapathError(.interfaceDown, "interface \(interface) is not up")
     }
@@ -110,6 +115,22 @@ public final class Datapath: Sendable {
   }
 
   /// Detaches port `port`; its flows go with it.
+  /// Lets port `port` carry frames until `deadline` (DatapathClock nanoseconds), or
+  /// `PortGate.always` / `PortGate.closed`. Returns false when the port is not attached.
+  @discardableResult
+  public func setGate(port: UInt32, deadline: UInt64) -> Bool {
+    state.withLock { state in
+      guard let entry = state.loops[port] else { return false }
+      entry.socket.gate.set(deadline)
+      return true
+    }
+  }
+
+  /// Port `port`'s gate deadline (nil when it is not attached).
+  public func gate(port: UInt32) -> UInt64? {
+    state.withLock { $0.loops[port]?.socket.gate.current }
+  }
+
   public func detach(port: UInt32) {
     let entry = state.withLock { $0.loops[port] }
     guard let entry else { return }

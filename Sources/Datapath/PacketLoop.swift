@@ -241,8 +241,14 @@ final class PacketLoop: @unchecked Sendable {
     let sentBefore = queue.sent
     let failedBefore = queue.failed
     switch source {
-    case .port(let port, _):
-      processPortFrames(count, port: port, now: now, tally: &tally)
+    case .port(let port, let socket):
+      if socket.gate.isOpen {
+        processPortFrames(count, port: port, now: now, tally: &tally)
+      } else {
+        // A gateway port outside its lease takes nothing in either (PortGate).
+        tally.accepted += UInt64(count)
+        tally.dropped += UInt64(count)
+      }
     case .tunnel:
       for index in 0..<count {
         let payload = UnsafeRawBufferPointer(

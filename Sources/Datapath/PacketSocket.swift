@@ -9,6 +9,9 @@ final class PacketSocket: @unchecked Sendable {
   let descriptor: Int32
   let interface: String
   let interfaceIndex: Int32
+  /// Whether the port may carry frames now (a gateway port's lease; always open for
+  /// others).
+  let gate = PortGate()
 
   init(interface: String) throws(DatapathError) {
     self.interface = interface

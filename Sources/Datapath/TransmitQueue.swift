@@ -146,7 +146,7 @@ struct TransmitQueue: PacketOutput {
     var remote: sockaddr_in?
     switch destination {
     case .port(let port):
-      guard let socket = ports[port] else {
+      guard let socket = ports[port], socket.gate.isOpen else {
         failed &+= UInt64(run.count)
         return
       }

@@ -5,6 +5,8 @@ import Topology
 ///
 ///     <root>/v1/models/<Type>/<id>          one object (protobuf, LZ4 above a threshold)
 ///     <root>/v1/state/Host/<id>/alive        ephemeral: the host is up
+///     <root>/v1/state/Host/<id>/lease        ephemeral: version 0 while the host may
+///                                            serve gateway ports, > 0 once fenced
 ///     <root>/v1/state/Host/<id>/interfaces   the host's interfaces
 ///     <root>/v1/state/Port/<id>/active       ephemeral: serving host + tunnel key
 ///     <root>/v1/state/Port/<id>/routes       ephemeral: learned routes (one encoded list)
@@ -33,6 +35,7 @@ public struct NSDBPaths: Sendable, Hashable {
   }
 
   public func hostAlive(_ host: ID) -> String { state(.host, host) + "/alive" }
+  public func hostLease(_ host: ID) -> String { state(.host, host) + "/lease" }
   public func hostInterfaces(_ host: ID) -> String { state(.host, host) + "/interfaces" }
   public func portActive(_ port: ID) -> String { state(.port, port) + "/active" }
   public func portRoutes(_ port: ID) -> String { state(.port, port) + "/routes" }

@@ -30,6 +30,11 @@ struct MidgeAgent: AsyncParsableCommand {
   @Option(help: "Seconds an unused topology object loaded on demand is kept.")
   var topologyIdleTimeout: Double?
   @Option(help: "Where the per-port flow-state logs live.") var flowStateDirectory: String?
+  @Option(help: "Seconds between liveness hellos to other hosts over the tunnels (0: off).")
+  var livenessInterval: Double?
+  @Option(help: "Missed liveness hellos before a host is down.") var livenessMultiplier: Int?
+  @Option(help: "Seconds a gateway holder serves after its last lease confirmation.")
+  var gatewayLease: Double?
 
   func run() async throws {
     var settings = AgentConfiguration()
@@ -59,6 +64,9 @@ struct MidgeAgent: AsyncParsableCommand {
       if let macRetention { settings.macRetention = macRetention }
       if let topologyIdleTimeout { settings.topologyIdleTimeout = topologyIdleTimeout }
       if let flowStateDirectory { settings.flowStateDirectory = flowStateDirectory }
+      if let livenessInterval { settings.livenessInterval = livenessInterval }
+      if let livenessMultiplier { settings.livenessMultiplier = livenessMultiplier }
+      if let gatewayLease { settings.gatewayLease = gatewayLease }
       if let file = ProcessInfo.processInfo.environment["MIDGE_SESSION_FILE"], !file.isEmpty {
         settings.sessionFile = file
       }

@@ -9,8 +9,9 @@
 #   cl_check_ranges              refuse ranges the root namespace routes
 #   cl_root_traces               what of the cluster shows in the root namespace (nothing)
 #   cl_make_underlay / cl_make_member K / cl_make_host K / cl_make_vm NAME / cl_remove_vm
-#   cl_link STATE PORT / cl_zk_reach STATE K   cut or restore a cable, or a host's reach
-#                                to ZooKeeper only
+#   cl_link STATE PORT / cl_zk_reach STATE K / cl_peer_reach STATE K N
+#                                cut or restore a cable, a host's reach to ZooKeeper only,
+#                                or its tunnels only
 #   cl_zk_write_config K / cl_zk_launch K / cl_zk_wait TIMEOUT_S K...
 #   cl_agent_launch K (_cl_agent_spawn K: not awaited) / cl_agent_wait_ready K TIMEOUT_S
 #   cl_http NS PORT PATH         a GET inside a namespace (bash /dev/tcp, 2 s at most)
@@ -258,6 +259,26 @@ cl_zk_reach() {
       ip -n "$hns" route del blackhole "$address" 2>/dev/null || true
     fi
   done
+}
+
+# cl_peer_reach STATE K N: cut (down) or restore (up) the tunnels between host K and the
+# other hosts of an N-host cluster, both ways, with blackhole routes inside each host to
+# the other's address; ZooKeeper stays reachable (a partition of the tunnels only).
+cl_peer_reach() {
+  local state=$1 k=$2 n=$3 j
+  for ((j = 1; j <= n; j++)); do
+    [ "$j" = "$k" ] && continue
+    _cl_blackhole "$state" "$(cl_host_ns "$k")" "$(cl_host_address "$j")/32"
+    _cl_blackhole "$state" "$(cl_host_ns "$j")" "$(cl_host_address "$k")/32"
+  done
+}
+
+_cl_blackhole() { # STATE NS PREFIX
+  if [ "$1" = down ]; then
+    ip -n "$2" route replace blackhole "$3"
+  else
+    ip -n "$2" route del blackhole "$3" 2>/dev/null || true
+  fi
 }
 
 # ---------------------------------------------------------------- processes

@@ -136,6 +136,10 @@ world_external() {
     k=$(world_host "$host")
     k=${k#host-}
     ip -n "${WORLD_ENV[HOST_${k}_NS]}" link add "mup-$letter" type veth peer name "up-$letter" netns "$ns"
+    # Only what the agent sends may come out of the uplink's interface (the drills count
+    # the frames each host sends onto the segment): no IPv6 autoconfiguration chatter.
+    ip netns exec "${WORLD_ENV[HOST_${k}_NS]}" sysctl -qw "net.ipv6.conf.mup-$letter.disable_ipv6=1"
+    ip netns exec "$ns" sysctl -qw "net.ipv6.conf.up-$letter.disable_ipv6=1"
     ip -n "$ns" link set "up-$letter" master br0 up
     ip -n "${WORLD_ENV[HOST_${k}_NS]}" link set "mup-$letter" up
   done
