@@ -99,7 +99,8 @@ extension Agent {
   }
 
   /// Records a simulation's state changes: in the view at once, in the NSDB through the
-  /// writer (MACs and ARP entries; conntrack and NAT stay local, see docs/agent.md).
+  /// writer (MACs and ARP entries); conntrack and NAT entries go to the hosts that may
+  /// simulate the connection next and to the local log instead (Agent+FlowState.swift).
   func record(_ changes: [StateChange]) {
     for change in changes {
       switch change {

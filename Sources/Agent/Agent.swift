@@ -1,6 +1,6 @@
 // MARK: - Design: the agent
 //
-// The agent is the shell around the pure simulator (DESIGN.md, "Layers"): it keeps a
+// The agent is the shell around the pure simulator (docs/architecture.md): it keeps a
 // local copy of the topology and of the runtime state, turns datapath misses into
 // simulations, and carries out what the simulator returns — flows to install, packets to
 // send, state to record. It follows the SWIM.Instance/actor-shell split of

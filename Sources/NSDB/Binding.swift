@@ -136,7 +136,7 @@ extension [Binding] {
 }
 
 extension Binding {
-  /// The bindings of the model, as DESIGN.md and MidoNet declare them.
+  /// The bindings of the model (docs/architecture.md), as MidoNet declares them.
   static let standard: [Binding] =
     filterBindings + [
       Binding(
