@@ -74,6 +74,7 @@ extension Agent {
         }
       }
       if elected {
+        adoptLearnedNeighbours(port)
         if gate == PortGate.closed {
           announceWhenOpen.insert(port)
         } else {

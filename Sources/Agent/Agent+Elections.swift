@@ -96,6 +96,28 @@ extension Agent {
     return result
   }
 
+  /// The router's ARP entries for the subnet of a newly held port, written again under
+  /// this host's session. Learned entries live as long as the session of the host that
+  /// learned them — the previous holder, which saw the segment's ARP replies; once its
+  /// session ends they would vanish while their neighbours are still there, and every
+  /// flow through them would stall until the router asks again. The new holder does not
+  /// re-learn them by itself (an entry it already knows is not written twice).
+  func adoptLearnedNeighbours(_ port: ID) {
+    guard let value = snapshot.ports[port], let router = value.routerId,
+      let subnet = value.portSubnet
+    else { return }
+    let entries = view.arpTable.filter { key, _ in
+      key.device == router && subnet.contains(Topology.IPv4Address(key.ip.rawValue))
+    }
+    guard !entries.isEmpty else { return }
+    let table = writableARPTable(router)
+    for (key, mac) in entries {
+      let address = Topology.IPv4Address(key.ip.rawValue)
+      let value = Topology.MACAddress(mac.rawValue)
+      writer?.enqueue("adopt arp \(key.ip)") { try await table.add(address, value) }
+    }
+  }
+
   /// Tells the segment behind a newly held router port where its address now lives.
   func announce(_ port: ID, number: UInt32) {
     guard let value = snapshot.ports[port], let address = value.portAddress,
