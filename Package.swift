@@ -26,6 +26,7 @@ let package = Package(
     .library(name: "NSDB", targets: ["NSDB"]),
     .library(name: "Simulation", targets: ["Simulation"]),
     .library(name: "Datapath", targets: ["Datapath"]),
+    .library(name: "Liveness", targets: ["Liveness"]),
     .library(name: "Agent", targets: ["Agent"]),
     .library(name: "TopologyFile", targets: ["TopologyFile"]),
     .library(name: "Kubernetes", targets: ["Kubernetes"]),

@@ -45,7 +45,7 @@ let package = Package(
     .executableTarget(
       name: "FlowStateFuzz",
       dependencies: support + [
-        midge("LZ4"), midge("Packets"), midge("Simulation"), midge("Topology"),
+        midge("LZ4"), midge("Packets"), midge("Simulation"), midge("Topology"), midge("Liveness"),
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict),

@@ -1,6 +1,8 @@
-// libFuzzer harness for flow-state messages: the datagrams one agent sends another over
-// the tunnel (`FlowStateMessage.decode`, reached by anyone who can send to the tunnel
-// port), and the local flow-state log a restarted agent reads back (`FlowStateLog.load`).
+// libFuzzer harness for the agents' tunnel messages: flow-state messages
+// (`FlowStateMessage.decode`) and liveness hellos (`LivenessHello(decoding:)`), the
+// datagrams one agent sends another over the tunnel (reached by anyone who can send to the
+// tunnel port), and the local flow-state log a restarted agent reads back
+// (`FlowStateLog.load`).
 //
 // FlowStateMessage.swift and FlowStateLog.swift are symlinks to Sources/Agent: compiled
 // here with the modules they import, so the harness does not build the whole agent.
@@ -9,11 +11,13 @@
 // log (a log starts with a block length below 16 MiB, a message with "M").
 //
 // Invariants, besides "never traps": a decoded message encodes and decodes to the same
-// changes; what a log yields, written to a new log by `append` and loaded again, is the
+// changes; a hello that decodes re-encodes to exactly its bytes, and the two decoders
+// never both accept one input (the agent tells them apart by magic); what a log yields, written to a new log by `append` and loaded again, is the
 // same list.
 import Foundation
 import FuzzSupport
 import LZ4
+import Liveness
 import Logging
 import Packets
 import Simulation
@@ -47,6 +51,11 @@ runFuzzer(seeds: seeds) { bytes in
     }
   }
   if input.first == 0 { checkLog(input) }
+  if let hello = try? LivenessHello(decoding: input) {
+    require(LivenessHello.hasMagic(input), "a hello decoded without its magic")
+    require(hello.encoded() == input, "hello \(hello) re-encodes as other bytes")
+    require((try? FlowStateMessage.decode(input)) == nil, "a hello also decodes as flow state")
+  }
 }
 
 func checkLog(_ input: [UInt8]) {
@@ -98,5 +107,10 @@ func seeds() -> [String: [UInt8]] {
     "many": many,
     "log": logged,
     "log-cut": Array(logged.dropLast(3)),
+    "hello": LivenessHello(
+      sender: ID(high: 7, low: 8), receiver: ID(high: 9, low: 10), myDiscriminator: 3,
+      yourDiscriminator: 4, state: .up, interval: .milliseconds(100), multiplier: 3,
+      serving: [ID(high: 11, low: 12)]
+    ).encoded(),
   ]
 }
