@@ -44,14 +44,25 @@ extension Agent {
         multiplier: configuration.livenessMultiplier),
       now: livenessNow)
     let events = events
-    let period = Duration.milliseconds(max(5, Int64(configuration.livenessInterval * 250)))
+    let pace = livenessPace
+    // A quarter interval while there are sessions (hellos leave within their jitter); one
+    // interval otherwise, enough to start answering a new peer in time, at a quarter of
+    // the wake-ups on the many hosts that serve no gateway port.
+    let busy = Duration.milliseconds(max(5, Int64(configuration.livenessInterval * 250)))
+    let idle = Duration.milliseconds(max(5, Int64(configuration.livenessInterval * 1000)))
     tasks.append(
       Task {
         while !Task.isCancelled {
-          try? await Task.sleep(for: period)
+          try? await Task.sleep(for: pace.busy.load(ordering: .relaxed) ? busy : idle)
           events.yield(.livenessTick)
         }
       })
+  }
+
+  /// Tells the ticker whether there is anything to time.
+  private func notePace(_ monitor: LivenessMonitor) {
+    livenessPace.busy.store(
+      monitor.sessionCount > 0 || !elections.isEmpty || fencedUntil != nil, ordering: .relaxed)
   }
 
   /// The hosts to keep liveness sessions with: every other host of the tunnel zones, if
@@ -73,6 +84,7 @@ extension Agent {
     monitor.setServing(servingGatewayPorts.sorted())
     directives += monitor.tick(now: now)
     liveness = monitor
+    notePace(monitor)
     perform(directives)
     if let until = fencedUntil, ContinuousClock.now >= until {
       fencedUntil = nil
@@ -98,6 +110,7 @@ extension Agent {
     metrics.livenessReceived.add(1, ordering: .relaxed)
     let directives = monitor.received(hello, now: livenessNow)
     liveness = monitor
+    notePace(monitor)
     perform(directives)
   }
 

@@ -58,6 +58,7 @@ import Logging
 import NSDB
 import Packets
 import Simulation
+import Synchronization
 import Topology
 import ZooKeeper
 
@@ -126,6 +127,7 @@ public actor Agent {
   var elections: [ID: Election] = [:]
   // Liveness over the tunnels and the gateway lease (Agent+Liveness.swift).
   var liveness: LivenessMonitor?
+  let livenessPace = LivenessPace()
   let livenessOrigin = ContinuousClock.now
   var livenessPeerSet = Set<ID>()
   var livenessEverUp = Set<ID>()
@@ -253,4 +255,10 @@ public actor Agent {
   public var isReady: Bool {
     topologyReady && !bindingsChanged
   }
+}
+
+/// Whether the liveness ticker must run at its fast pace (Agent+Liveness): shared by the
+/// agent and its ticker task.
+final class LivenessPace: Sendable {
+  let busy = Atomic<Bool>(false)
 }
