@@ -5,12 +5,13 @@ import Topology
 /// The monitor draws its send jitter and its discriminators from one of these seeded from the
 /// host id, so that two runs with the same inputs produce the same directives at the same
 /// times (tests and simulations are reproducible) while different hosts still jitter
-/// differently (their hellos do not synchronise). Not for anything secret.
-struct SplitMix64: RandomNumberGenerator, Sendable {
+/// differently (their hellos do not synchronise). The tests draw their inputs from it too.
+/// Not for anything secret.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
   private var state: UInt64
 
   /// A generator whose sequence is fixed by `seed`.
-  init(seed: UInt64) {
+  public init(seed: UInt64) {
     state = seed
   }
 
@@ -19,7 +20,7 @@ struct SplitMix64: RandomNumberGenerator, Sendable {
     state = id.high ^ (id.low &* 0x9E37_79B9_7F4A_7C15) ^ 0x4D4C_5601_0000_0000
   }
 
-  mutating func next() -> UInt64 {
+  public mutating func next() -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15
     var z = state
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
