@@ -80,7 +80,8 @@ extension Agent {
   }
 
   func portRows() -> [[String: Any & Sendable]] {
-    snapshot.ports.values.filter(\.isExterior).sorted { $0.name < $1.name }.map { port in
+    let serving = Set(servingGatewayPorts)  // once, not per row
+    return snapshot.ports.values.filter(\.isExterior).sorted { $0.name < $1.name }.map { port in
       var row: [String: Any & Sendable] = [
         "name": port.name, "interface": port.interfaceName ?? "",
         "host": port.hostId.map(hostLabel) ?? "",
@@ -90,9 +91,9 @@ extension Agent {
         row["activeOn"] = hostLabel(active.host)
       }
       if let failure = attachFailures[port.id] { row["notAttached"] = failure }
-      if elections[port.id] != nil {
-        row["elected"] = "\(elections[port.id]!.leadership)"
-        row["serving"] = servingGatewayPorts.contains(port.id)
+      if let election = elections[port.id] {
+        row["elected"] = "\(election.leadership)"
+        row["serving"] = serving.contains(port.id)
       }
       return row
     }
