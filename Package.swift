@@ -21,6 +21,7 @@ let package = Package(
     .executable(name: "midge-supervisor", targets: ["midge-supervisor"]),
     .library(name: "ZooKeeper", targets: ["ZooKeeper"]),
     .library(name: "LZ4", targets: ["LZ4"]),
+    .library(name: "Addresses", targets: ["Addresses"]),
     .library(name: "Packets", targets: ["Packets"]),
     .library(name: "Topology", targets: ["Topology"]),
     .library(name: "NSDB", targets: ["NSDB"]),
@@ -52,28 +53,36 @@ let package = Package(
     // Layers.
     .target(name: "ZooKeeper", dependencies: ["CZooKeeper", log], swiftSettings: strict),
     .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: strict),
+    .target(name: "Addresses", swiftSettings: strict),
     .target(
       name: "Topology",
-      dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      dependencies: ["Addresses", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
       swiftSettings: strict),
-    .target(name: "Packets", swiftSettings: strict),
+    .target(name: "Packets", dependencies: ["Addresses"], swiftSettings: strict),
     .target(
-      name: "NSDB", dependencies: ["ZooKeeper", "LZ4", "Topology", log], swiftSettings: strict),
-    .target(
-      name: "TopologyFile", dependencies: ["Topology", .product(name: "Yams", package: "Yams")],
+      name: "NSDB", dependencies: ["Addresses", "ZooKeeper", "LZ4", "Topology", log],
       swiftSettings: strict),
-    .target(name: "Simulation", dependencies: ["Topology", "Packets"], swiftSettings: strict),
+    .target(
+      name: "TopologyFile",
+      dependencies: ["Addresses", "Topology", .product(name: "Yams", package: "Yams")],
+      swiftSettings: strict),
+    .target(
+      name: "Simulation", dependencies: ["Addresses", "Topology", "Packets"], swiftSettings: strict),
     .target(name: "Liveness", dependencies: ["Topology"], swiftSettings: strict),
     .target(
-      name: "Kubernetes", dependencies: ["Topology", .product(name: "Yams", package: "Yams")],
+      name: "Kubernetes",
+      dependencies: ["Addresses", "Topology", .product(name: "Yams", package: "Yams")],
       swiftSettings: strict),
     .target(name: "CDatapath", path: "Sources/CDatapath"),
     .target(name: "Spawn", swiftSettings: strict),
-    .target(name: "Datapath", dependencies: ["Packets", "CDatapath", log], swiftSettings: strict),
+    .target(
+      name: "Datapath", dependencies: ["Addresses", "Packets", "CDatapath", log],
+      swiftSettings: strict),
     .target(
       name: "Agent",
       dependencies: [
-        "NSDB", "Simulation", "Datapath", "Packets", "Topology", "ZooKeeper", "LZ4", "Liveness",
+        "Addresses", "NSDB", "Simulation", "Datapath", "Packets", "Topology", "ZooKeeper", "LZ4",
+        "Liveness",
         log,
         .product(name: "Yams", package: "Yams"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -88,7 +97,8 @@ let package = Package(
     .executableTarget(
       name: "midgectl",
       dependencies: [
-        "ZooKeeper", "LZ4", "NSDB", "Topology", "TopologyFile", "Simulation", "Packets", "Agent",
+        "Addresses", "ZooKeeper", "LZ4", "NSDB", "Topology", "TopologyFile", "Simulation",
+        "Packets", "Agent",
         log, "Kubernetes",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
@@ -116,14 +126,14 @@ let package = Package(
     // Benchmarks: `swift package benchmark` (figures go in the issue notes).
     .executableTarget(
       name: "SimulationBenchmarks",
-      dependencies: [bench, "Simulation", "Topology", "Packets"],
+      dependencies: ["Addresses", bench, "Simulation", "Topology", "Packets"],
       path: "Benchmarks/SimulationBenchmarks",
       swiftSettings: strict,
       plugins: [benchPlugin]
     ),
     .executableTarget(
       name: "DatapathBenchmarks",
-      dependencies: [bench, "Datapath", "Packets"],
+      dependencies: ["Addresses", bench, "Datapath", "Packets"],
       path: "Benchmarks/DatapathBenchmarks",
       swiftSettings: strict,
       plugins: [benchPlugin]
@@ -138,42 +148,51 @@ let package = Package(
       name: "ZooKeeperTests", dependencies: ["ZooKeeper", "MidgeTestSupport", log],
       swiftSettings: strict),
     .testTarget(
-      name: "NSDBTests", dependencies: ["NSDB", "ZooKeeper", "Topology", "MidgeTestSupport", log],
+      name: "NSDBTests",
+      dependencies: ["Addresses", "NSDB", "ZooKeeper", "Topology", "MidgeTestSupport", log],
       swiftSettings: strict),
     .testTarget(
       name: "TopologyFileTests",
       dependencies: [
-        "TopologyFile", "Topology", "NSDB", "Simulation", "Packets", "MidgeTestSupport",
+        "Addresses", "TopologyFile", "Topology", "NSDB", "Simulation", "Packets",
+        "MidgeTestSupport",
       ],
       swiftSettings: strict),
     .testTarget(
       name: "KubernetesTests",
-      dependencies: ["Kubernetes", "Topology", "TopologyFile", "Simulation", "Packets"],
+      dependencies: [
+        "Addresses", "Kubernetes", "Topology", "TopologyFile", "Simulation", "Packets",
+      ],
       swiftSettings: strict),
+    .testTarget(name: "AddressesTests", dependencies: ["Addresses"], swiftSettings: strict),
     .testTarget(
       name: "LZ4Tests", dependencies: ["LZ4", "MidgeTestSupport"], swiftSettings: strict),
     .testTarget(
-      name: "PacketsTests", dependencies: ["Packets", "MidgeTestSupport"], swiftSettings: strict),
+      name: "PacketsTests", dependencies: ["Addresses", "Packets", "MidgeTestSupport"],
+      swiftSettings: strict),
     .testTarget(
       name: "TopologyTests",
       dependencies: [
-        "Topology", "MidgeTestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        "Addresses", "Topology", "MidgeTestSupport",
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ],
       swiftSettings: strict),
     .testTarget(
       name: "LivenessTests", dependencies: ["Liveness", "Topology"], swiftSettings: strict),
     .testTarget(
-      name: "SimulationTests", dependencies: ["Simulation", "Topology", "Packets"],
+      name: "SimulationTests", dependencies: ["Addresses", "Simulation", "Topology", "Packets"],
       swiftSettings: strict),
     .testTarget(
       name: "AgentTests",
       dependencies: [
-        "Agent", "Datapath", "Packets", "Simulation", "NSDB", "Topology", "TopologyFile",
+        "Addresses", "Agent", "Datapath", "Packets", "Simulation", "NSDB", "Topology",
+        "TopologyFile",
         "ZooKeeper", "MidgeTestSupport", log, "Kubernetes",
       ],
       swiftSettings: strict),
     .testTarget(
-      name: "DatapathTests", dependencies: ["Datapath", "Packets", "MidgeTestSupport"],
+      name: "DatapathTests",
+      dependencies: ["Addresses", "Datapath", "Packets", "MidgeTestSupport"],
       swiftSettings: strict),
   ]
 )

@@ -34,7 +34,8 @@ let package = Package(
     .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"], swiftSettings: strict),
 
     .executableTarget(
-      name: "TraceFuzz", dependencies: support + [midge("Simulation"), midge("Packets")],
+      name: "TraceFuzz",
+      dependencies: support + [midge("Addresses"), midge("Simulation"), midge("Packets")],
       swiftSettings: strict),
     .executableTarget(
       name: "ZnodeFuzz",
@@ -45,7 +46,8 @@ let package = Package(
     .executableTarget(
       name: "FlowStateFuzz",
       dependencies: support + [
-        midge("LZ4"), midge("Packets"), midge("Simulation"), midge("Topology"), midge("Liveness"),
+        midge("Addresses"), midge("LZ4"), midge("Packets"), midge("Simulation"), midge("Topology"),
+        midge("Liveness"),
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict),

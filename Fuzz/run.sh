@@ -72,12 +72,25 @@ fuzzer_library() {
   echo "$library"
 }
 
+# Packets imports Addresses, which is compiled first into a static library and module of
+# its own in $dir; the harness links it.
+build_addresses() {
+  local dir="$1"
+  shift
+  mkdir -p "$dir"
+  "$SWIFTC" -swift-version 6 "$@" -parse-as-library -O -wmo -module-name Addresses \
+    -emit-module -emit-module-path "$dir/Addresses.swiftmodule" \
+    -emit-library -static -o "$dir/libAddresses.a" "$ROOT"/Sources/Addresses/*.swift
+}
+
 build_packets() {
-  mkdir -p "$SCRATCH/packets"
+  local dir="$SCRATCH/packets"
+  build_addresses "$dir/addresses" \
+    -sanitize=address -sanitize-coverage=edge,inline-8bit-counters,trace-cmp,pc-table
   "$SWIFTC" -swift-version 6 -sanitize=fuzzer,address -parse-as-library -O -wmo \
-    -module-name PacketsFuzz \
+    -module-name PacketsFuzz -I "$dir/addresses" -L "$dir/addresses" -lAddresses \
     "$ROOT"/Sources/Packets/*.swift "$ROOT/Fuzz/PacketsFuzz/main.swift" \
-    -o "$SCRATCH/packets/packets-fuzz"
+    -o "$dir/packets-fuzz"
 }
 
 # Builds the SwiftPM harnesses (all, or the products named). Every module, dependencies
@@ -153,7 +166,9 @@ case "${1:-}" in
     ;;
   --make-corpus)
     mkdir -p "$SCRATCH/packets"
+    build_addresses "$SCRATCH/packets/addresses-plain"
     "$SWIFTC" -swift-version 6 -O -wmo -module-name CorpusGen \
+      -I "$SCRATCH/packets/addresses-plain" -L "$SCRATCH/packets/addresses-plain" -lAddresses \
       "$ROOT"/Sources/Packets/*.swift "$ROOT/Fuzz/CorpusGen/main.swift" \
       -o "$SCRATCH/packets/corpus-gen"
     mkdir -p "$ROOT/Fuzz/corpus/packets"

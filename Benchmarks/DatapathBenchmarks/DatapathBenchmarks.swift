@@ -1,3 +1,4 @@
+import Addresses
 import Benchmark
 import Datapath
 import Foundation

@@ -1,3 +1,4 @@
+import Addresses
 import Benchmark
 import Packets
 import Simulation
@@ -10,10 +11,10 @@ import Topology
 // Run: swift package benchmark --target SimulationBenchmarks
 
 private let host = ID(name: "bench-host")
-private let vm1MAC = Packets.MACAddress(rawValue: 0x0200_0000_0001)
-private let vm2MAC = Packets.MACAddress(rawValue: 0x0200_0000_0002)
-private let rp1MAC = Topology.MACAddress(0x0200_0000_0101)
-private let rp2MAC = Topology.MACAddress(0x0200_0000_0102)
+private let vm1MAC = MACAddress(rawValue: 0x0200_0000_0001)
+private let vm2MAC = MACAddress(rawValue: 0x0200_0000_0002)
+private let rp1MAC = MACAddress(rawValue: 0x0200_0000_0101)
+private let rp2MAC = MACAddress(rawValue: 0x0200_0000_0102)
 
 private func exteriorPort(
   _ name: String, on bridge: ID, key: UInt32, inbound: ID? = nil, outbound: ID? = nil
@@ -48,10 +49,10 @@ private func chain(
   return id
 }
 
-private func udp(_ dstMAC: Packets.MACAddress, _ dst: Packets.IPv4Address) -> SimulationPacket {
+private func udp(_ dstMAC: MACAddress, _ dst: IPv4Address) -> SimulationPacket {
   let frame = try! PacketBuilder.udp(
     ethernet: EthernetHeader(destination: dstMAC, source: vm1MAC),
-    ipv4: IPv4Header(source: Packets.IPv4Address(10, 0, 0, 1), destination: dst),
+    ipv4: IPv4Header(source: IPv4Address(10, 0, 0, 1), destination: dst),
     sourcePort: 40_000, destinationPort: 53, payload: [UInt8](repeating: 0, count: 64))
   return try! SimulationPacket(frame: frame)
 }
@@ -75,7 +76,7 @@ private func bridged() -> (SimulationView, SimulationPacket, ingress: ID) {
       vm1.id: PortActivation(host: host, tunnelKey: 1),
       vm2.id: PortActivation(host: host, tunnelKey: 2),
     ])
-  return (view, udp(vm2MAC, Packets.IPv4Address(10, 0, 0, 2)), vm1.id)
+  return (view, udp(vm2MAC, IPv4Address(10, 0, 0, 2)), vm1.id)
 }
 
 /// VM1 on b1, VM2 on b2, a router between, filter chains on both VM ports.
@@ -100,12 +101,12 @@ private func routed() -> (SimulationView, SimulationPacket, ingress: ID) {
   topology.insert(vm1)
   topology.insert(vm2)
   for (index, bridge, address, mac) in [
-    (1, b1, Topology.IPv4Address(10, 0, 0, 254), rp1MAC),
-    (2, b2, Topology.IPv4Address(10, 0, 1, 254), rp2MAC),
+    (1, b1, IPv4Address(10, 0, 0, 254), rp1MAC),
+    (2, b2, IPv4Address(10, 0, 1, 254), rp2MAC),
   ] {
     let routerPort = ID(name: "rp\(index)")
     let bridgePort = ID(name: "bp\(index)")
-    let subnet = Topology.IPv4Prefix(address, length: 24)
+    let subnet = IPv4Prefix(address, length: 24)
     topology.insert(
       Port(
         id: routerPort, device: .router(router), peerId: bridgePort, portAddress: address,
@@ -123,18 +124,18 @@ private func routed() -> (SimulationView, SimulationPacket, ingress: ID) {
       MACTableKey(bridge: b1, vlan: 0, mac: vm1MAC): vm1.id,
       MACTableKey(bridge: b2, vlan: 0, mac: vm2MAC): vm2.id,
     ],
-    arpTable: [DeviceIPKey(device: router, ip: Packets.IPv4Address(10, 0, 1, 2)): vm2MAC],
+    arpTable: [DeviceIPKey(device: router, ip: IPv4Address(10, 0, 1, 2)): vm2MAC],
     activePorts: [
       vm1.id: PortActivation(host: host, tunnelKey: 1),
       vm2.id: PortActivation(host: host, tunnelKey: 2),
     ])
   return (
-    view, udp(Packets.MACAddress(rawValue: rp1MAC.value), Packets.IPv4Address(10, 0, 1, 2)), vm1.id
+    view, udp(rp1MAC, IPv4Address(10, 0, 1, 2)), vm1.id
   )
 }
 
-private func topologyMAC(_ mac: Packets.MACAddress) -> Topology.MACAddress {
-  Topology.MACAddress(mac.rawValue)
+private func topologyMAC(_ mac: MACAddress) -> MACAddress {
+  MACAddress(rawValue: mac.rawValue)
 }
 
 let benchmarks: @Sendable () -> Void = {

@@ -1,3 +1,5 @@
+import Addresses
+
 // Writes the seed corpus for the Packets fuzzer: one small valid frame per protocol the
 // parser knows. Run by `Fuzz/run.sh --make-corpus`; the output is committed in
 // Fuzz/corpus/packets, so this only needs re-running when the seeds should change.

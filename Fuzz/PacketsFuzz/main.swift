@@ -1,3 +1,5 @@
+import Addresses
+
 // libFuzzer harness for the Packets module, built outside SwiftPM by Fuzz/run.sh:
 // swiftc -sanitize=fuzzer,address -parse-as-library compiles Sources/Packets/*.swift and
 // this file into one module, so internal helpers are visible here too.

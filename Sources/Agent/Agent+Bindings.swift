@@ -60,7 +60,7 @@ extension Agent {
         "port attached",
         metadata: ["agent.port": "\(name)", "agent.interface": "\(want.interface)"])
       // Our own port is active for our simulations at once; the NSDB follows.
-      activations[port] = NSDB.PortActivation(host: hostID, tunnelKey: want.key)
+      activations[port] = PortActivation(host: hostID, tunnelKey: want.key)
       refreshActivePort(port)
       if let portState {
         let hostID = hostID
@@ -143,7 +143,7 @@ extension Agent {
     var tags: [Simulation.FlowTag] = []
     for entry in entries {
       learnedMACs[entry] = nil
-      let key = MACTableKey(bridge: entry.bridge, vlan: 0, mac: .init(rawValue: entry.mac.value))
+      let key = MACTableKey(bridge: entry.bridge, vlan: 0, mac: .init(rawValue: entry.mac.rawValue))
       guard view.macTable[key] == entry.port else { continue }
       view.macTable[key] = nil
       tags.append(.bridgeMAC(bridge: entry.bridge, vlan: 0, mac: key.mac))
@@ -166,7 +166,7 @@ extension Agent {
     let flows = await datapath.dump()
     var inUse = Set<LearnedMAC>()
     let byPortAndMAC = Dictionary(
-      learnedMACs.keys.map { (PortMAC(port: $0.port, mac: $0.mac.value), $0) },
+      learnedMACs.keys.map { (PortMAC(port: $0.port, mac: $0.mac.rawValue), $0) },
       uniquingKeysWith: { first, _ in first })
     for flow in flows {
       guard let port = portIDs[flow.entry.match.ingressPort] else { continue }

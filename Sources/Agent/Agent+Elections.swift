@@ -1,3 +1,4 @@
+import Addresses
 import Datapath
 import Logging
 import NSDB
@@ -107,14 +108,13 @@ extension Agent {
       let subnet = value.portSubnet
     else { return }
     let entries = view.arpTable.filter { key, _ in
-      key.device == router && subnet.contains(Topology.IPv4Address(key.ip.rawValue))
+      key.device == router && subnet.contains(key.ip)
     }
     guard !entries.isEmpty else { return }
     let table = writableARPTable(router)
     for (key, mac) in entries {
-      let address = Topology.IPv4Address(key.ip.rawValue)
-      let value = Topology.MACAddress(mac.rawValue)
-      writer?.enqueue("adopt arp \(key.ip)") { try await table.add(address, value) }
+      let address = key.ip
+      writer?.enqueue("adopt arp \(address)") { try await table.add(address, mac) }
     }
   }
 
@@ -123,9 +123,9 @@ extension Agent {
     guard let value = snapshot.ports[port], let address = value.portAddress,
       let mac = value.portMAC
     else { return }
-    let ip = Packets.IPv4Address(rawValue: address.value)
+    let ip = address
     let frame = PacketBuilder.arpRequest(
-      senderMAC: Packets.MACAddress(rawValue: mac.value), senderIP: ip, targetIP: ip)
+      senderMAC: mac, senderIP: ip, targetIP: ip)
     datapath?.send(frame, actions: [.output(port: number)])
     metrics.generatedPackets.add(1, ordering: .relaxed)
   }

@@ -1,3 +1,4 @@
+import Addresses
 import Datapath
 import Foundation
 import Logging
@@ -58,7 +59,7 @@ extension Agent {
       datapath = try Datapath(
         configuration: Datapath.Configuration(
           tunnel: TunnelEndpoint(
-            address: Packets.IPv4Address(rawValue: address), port: configuration.tunnelPort),
+            address: IPv4Address(rawValue: address), port: configuration.tunnelPort),
           flowCapacity: configuration.flowCapacity),
         logger: logger,
         onMiss: { events.yield(.misses([$0])) },
@@ -129,7 +130,7 @@ extension Agent {
     let zoneName = configuration.tunnelZone
     let zoneID = ID(name: "\(ModelType.tunnelZone.rawValue)/\(zoneName)")
     let endpoint = TunnelZone.Endpoint(
-      address: Topology.IPv4Address(AgentConfiguration.ipv4(configuration.tunnelAddress)!),
+      address: IPv4Address(rawValue: AgentConfiguration.ipv4(configuration.tunnelAddress)!),
       port: configuration.tunnelPort)
     try await store.transaction { transaction in
       if try await transaction.get(Host.self, hostID) == nil {

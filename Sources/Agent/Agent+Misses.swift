@@ -1,3 +1,4 @@
+import Addresses
 import Datapath
 import Logging
 import NSDB
@@ -111,18 +112,15 @@ extension Agent {
         invalidate([.bridgeMAC(bridge: bridge, vlan: vlan, mac: mac)])
         guard vlan == 0, attached[port] != nil else { continue }
         let table = writableMACTable(bridge)
-        let value = Topology.MACAddress(mac.rawValue)
-        learnedMACs[LearnedMAC(bridge: bridge, port: port, mac: value)] = .now
-        writer?.enqueue("learn mac \(mac)") { try await table.add(value, port) }
+        learnedMACs[LearnedMAC(bridge: bridge, port: port, mac: mac)] = .now
+        writer?.enqueue("learn mac \(mac)") { try await table.add(mac, port) }
       case .arpLearned(let router, let ip, let mac):
         let key = DeviceIPKey(device: router, ip: ip)
         guard view.arpTable[key] != mac else { continue }
         view.arpTable[key] = mac
         invalidate([.arpEntry(router: router, ip: ip)])
         let table = writableARPTable(router)
-        let address = Topology.IPv4Address(ip.rawValue)
-        let value = Topology.MACAddress(mac.rawValue)
-        writer?.enqueue("learn arp \(ip)") { try await table.add(address, value) }
+        writer?.enqueue("learn arp \(ip)") { try await table.add(ip, mac) }
         resumePending(arp: key)
       case .conntrack, .natBinding:
         view.apply(change)

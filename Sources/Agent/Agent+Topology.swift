@@ -1,3 +1,4 @@
+import Addresses
 import Datapath
 import Logging
 import NSDB
@@ -73,7 +74,7 @@ extension Agent {
     for zone in snapshot.tunnelZones.values {
       for (host, endpoint) in zone.members {
         fresh[host] = TunnelEndpoint(
-          address: Packets.IPv4Address(rawValue: endpoint.address.value), port: endpoint.port)
+          address: endpoint.address, port: endpoint.port)
       }
     }
     let changed = Set(fresh.keys).union(endpoints.keys).filter { fresh[$0] != endpoints[$0] }
@@ -87,7 +88,7 @@ extension Agent {
     return activations.filter { hosts.contains($0.value.host) }.map(\.key)
   }
 
-  func applyActivation(_ port: ID, _ activation: NSDB.PortActivation?) {
+  func applyActivation(_ port: ID, _ activation: PortActivation?) {
     guard activations[port] != activation else { return }
     activations[port] = activation
     // Liveness is followed for the hosts serving ports this agent knows.
@@ -106,10 +107,8 @@ extension Agent {
 
   /// Puts a port's activity into the view: active only while its host is alive.
   func refreshActivePort(_ port: ID) {
-    var value: Simulation.PortActivation?
-    if let activation = activations[port], aliveHosts.contains(activation.host) {
-      value = Simulation.PortActivation(host: activation.host, tunnelKey: activation.tunnelKey)
-    }
+    let activation = activations[port]
+    let value = activation.flatMap { aliveHosts.contains($0.host) ? $0 : nil }
     guard view.activePorts[port] != value else { return }
     view.activePorts[port] = value
     invalidate([.port(port)])
@@ -118,12 +117,12 @@ extension Agent {
 
   // MARK: State tables
 
-  func applyMACTable(_ bridge: ID, _ table: [Topology.MACAddress: ID]) {
+  func applyMACTable(_ bridge: ID, _ table: [MACAddress: ID]) {
     let old = macTables[bridge] ?? [:]
     macTables[bridge] = table
     var tags: [Simulation.FlowTag] = []
     for mac in Set(old.keys).union(table.keys) where old[mac] != table[mac] {
-      let key = MACTableKey(bridge: bridge, vlan: 0, mac: Packets.MACAddress(rawValue: mac.value))
+      let key = MACTableKey(bridge: bridge, vlan: 0, mac: mac)
       // A learned entry of ours may already be in the view: nothing to invalidate then.
       guard view.macTable[key] != table[mac] else { continue }
       if let port = table[mac] {
@@ -136,26 +135,26 @@ extension Agent {
     invalidate(tags)
   }
 
-  func applyIPMACTable(_ bridge: ID, _ table: [Topology.IPv4Address: Topology.MACAddress]) {
+  func applyIPMACTable(_ bridge: ID, _ table: [IPv4Address: MACAddress]) {
     let old = ipMACTables[bridge] ?? [:]
     ipMACTables[bridge] = table
     var changed = false
     for ip in Set(old.keys).union(table.keys) where old[ip] != table[ip] {
-      let key = DeviceIPKey(device: bridge, ip: Packets.IPv4Address(rawValue: ip.value))
-      view.bridgeIPTable[key] = table[ip].map { Packets.MACAddress(rawValue: $0.value) }
+      let key = DeviceIPKey(device: bridge, ip: ip)
+      view.bridgeIPTable[key] = table[ip]
       changed = true
     }
     // ARP is never cached in flows, so only the bridge's own flows could depend on it.
     if changed { invalidate([.device(bridge)]) }
   }
 
-  func applyARPTable(_ router: ID, _ table: [Topology.IPv4Address: Topology.MACAddress]) {
+  func applyARPTable(_ router: ID, _ table: [IPv4Address: MACAddress]) {
     let old = arpTables[router] ?? [:]
     arpTables[router] = table
     var tags: [Simulation.FlowTag] = []
     for ip in Set(old.keys).union(table.keys) where old[ip] != table[ip] {
-      let key = DeviceIPKey(device: router, ip: Packets.IPv4Address(rawValue: ip.value))
-      let mac = table[ip].map { Packets.MACAddress(rawValue: $0.value) }
+      let key = DeviceIPKey(device: router, ip: ip)
+      let mac = table[ip]
       guard view.arpTable[key] != mac else { continue }
       if let mac { view.arpTable[key] = mac } else { view.arpTable[key] = nil }
       tags.append(.arpEntry(router: router, ip: key.ip))

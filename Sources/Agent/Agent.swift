@@ -51,6 +51,7 @@
 // through a local port, a tunnel, or — for an interior port — the peer device, which is
 // simulated in turn (bounded depth).
 
+import Addresses
 import Datapath
 import Foundation
 import Liveness
@@ -99,13 +100,13 @@ public actor Agent {
   var simulator: Simulator
 
   /// Exterior ports' `active` state, as published (before the liveness filter).
-  var activations: [ID: NSDB.PortActivation] = [:]
+  var activations: [ID: PortActivation] = [:]
   /// Hosts known alive (this host always is).
   var aliveHosts = Set<ID>()
   /// Replicas of the state tables, by device.
-  var macTables: [ID: [Topology.MACAddress: ID]] = [:]
-  var ipMACTables: [ID: [Topology.IPv4Address: Topology.MACAddress]] = [:]
-  var arpTables: [ID: [Topology.IPv4Address: Topology.MACAddress]] = [:]
+  var macTables: [ID: [MACAddress: ID]] = [:]
+  var ipMACTables: [ID: [IPv4Address: MACAddress]] = [:]
+  var arpTables: [ID: [IPv4Address: MACAddress]] = [:]
   /// The tables this agent writes to (kept so they re-assert after a session expiry).
   var writableMACTables: [ID: MACTable] = [:]
   var writableARPTables: [ID: ARPTable] = [:]
@@ -118,7 +119,7 @@ public actor Agent {
   struct LearnedMAC: Hashable {
     var bridge: ID
     var port: ID
-    var mac: Topology.MACAddress
+    var mac: MACAddress
   }
 
   /// Watches per object (port activity, host liveness, state tables).

@@ -1,3 +1,4 @@
+import Addresses
 import Datapath
 import NSDB
 import Topology
@@ -17,10 +18,10 @@ enum AgentEvent: Sendable {
   /// The new misses of one datapath receive batch.
   case misses([DatapathMiss])
   case datapath(DatapathEvent)
-  case macTable(bridge: ID, [Topology.MACAddress: ID])
-  case ipMACTable(bridge: ID, [Topology.IPv4Address: Topology.MACAddress])
-  case arpTable(router: ID, [Topology.IPv4Address: Topology.MACAddress])
-  case active(port: ID, NSDB.PortActivation?)
+  case macTable(bridge: ID, [MACAddress: ID])
+  case ipMACTable(bridge: ID, [IPv4Address: MACAddress])
+  case arpTable(router: ID, [IPv4Address: MACAddress])
+  case active(port: ID, PortActivation?)
   case alive(host: ID, Bool)
   case leadership(port: ID, Leadership)
   case session(SessionEvent)

@@ -1,3 +1,4 @@
+import Addresses
 import LZ4
 import Packets
 import Simulation
@@ -138,8 +139,8 @@ public enum FlowStateMessage {
     }
 
     mutating func tuple() throws(DecodeError) -> FlowTuple {
-      let source = Packets.IPv4Address(rawValue: UInt32(try integer(4)))
-      let destination = Packets.IPv4Address(rawValue: UInt32(try integer(4)))
+      let source = IPv4Address(rawValue: UInt32(try integer(4)))
+      let destination = IPv4Address(rawValue: UInt32(try integer(4)))
       let proto = try byte()
       let sourcePort = UInt16(try integer(2))
       return FlowTuple(
@@ -156,7 +157,7 @@ public enum FlowStateMessage {
     }
 
     mutating func translation() throws(DecodeError) -> NATTranslation {
-      let address = Packets.IPv4Address(rawValue: UInt32(try integer(4)))
+      let address = IPv4Address(rawValue: UInt32(try integer(4)))
       return NATTranslation(address: address, port: UInt16(try integer(2)))
     }
   }

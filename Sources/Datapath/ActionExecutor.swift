@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 
 /// Runs a flow's actions on one packet, in order, in place.

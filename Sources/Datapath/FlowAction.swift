@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 
 /// One action of a flow, in datapath terms: ports are datapath port numbers and tunnels

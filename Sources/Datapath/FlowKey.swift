@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 
 /// A `FlowMatch` packed into nine machine words with its hash computed once.

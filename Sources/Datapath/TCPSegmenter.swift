@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 
 /// Software TCP segmentation (TSO) of a GSO super-packet, for outputs that cannot take

@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 
 /// Where a tunnel sends: the remote agent's underlay IPv4 address and UDP port.

@@ -1,3 +1,4 @@
+import Addresses
 import Topology
 
 /// How Kubernetes objects are named in the topology, and the ids, MACs and
@@ -42,7 +43,7 @@ public enum K8sNames {
   /// A locally administered unicast MAC from the port's id (the topology
   /// file's recipe for router ports): stable, and distinct per pod name.
   public static func mac(_ portID: ID) -> MACAddress {
-    MACAddress(0x02_00_0000_0000 | (portID.low & 0xFF_FFFF_FFFF))
+    MACAddress(rawValue: 0x02_00_0000_0000 | (portID.low & 0xFF_FFFF_FFFF))
   }
 
   /// The pod's host-side interface: `mdg` and the first 12 hex digits of the

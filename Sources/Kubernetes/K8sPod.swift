@@ -1,3 +1,4 @@
+import Addresses
 import Topology
 
 /// A Kubernetes Pod as far as networking goes: where it runs, its address

@@ -1,3 +1,4 @@
+import Addresses
 import Topology
 
 /// What the translation produces: the topology, the state-table entries a

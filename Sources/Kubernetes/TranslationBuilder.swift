@@ -1,3 +1,4 @@
+import Addresses
 import Topology
 
 /// A pod as the translation sees it: the manifest plus its port's identity.
@@ -85,7 +86,7 @@ struct TranslationBuilder {
       id: bridgeID, name: name, inboundFilterId: egress, portIds: members.map(\.portID))
     defer { snapshot.insert(bridge) }
     guard let subnet = subnet(of: namespace, members) else { return nil }
-    let gateway = IPv4Address(subnet.network.value + 1)
+    let gateway = IPv4Address(rawValue: subnet.network.rawValue + 1)
     if let clash = members.first(where: { $0.ip == gateway }) {
       errors.append(
         K8sError(

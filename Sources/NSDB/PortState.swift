@@ -2,8 +2,8 @@ import Logging
 import Topology
 import ZooKeeper
 
-/// Who serves a port: the host and the port's tunnel key, as stored in the
-/// port's ephemeral `active` node.
+/// How a `PortActivation` (who serves a port) is stored in the port's
+/// ephemeral `active` node.
 ///
 /// Encoding (21 bytes, big-endian, fixed so every reader can check it):
 ///
@@ -14,15 +14,7 @@ import ZooKeeper
 ///
 /// A reader that sees another version or length treats the port as active
 /// but undecodable (``PortState/activeState(_:)`` throws `.corrupt`).
-public struct PortActivation: Sendable, Hashable {
-  public var host: ID
-  public var tunnelKey: UInt32
-
-  public init(host: ID, tunnelKey: UInt32) {
-    self.host = host
-    self.tunnelKey = tunnelKey
-  }
-
+extension PortActivation {
   static let version: UInt8 = 1
   static let length = 21
 
@@ -46,8 +38,8 @@ public struct PortActivation: Sendable, Hashable {
     func integer(_ range: Range<Int>) -> UInt64 {
       bytes[range].reduce(0) { $0 << 8 | UInt64($1) }
     }
-    host = ID(high: integer(1..<9), low: integer(9..<17))
-    tunnelKey = UInt32(integer(17..<21))
+    self.init(
+      host: ID(high: integer(1..<9), low: integer(9..<17)), tunnelKey: UInt32(integer(17..<21)))
   }
 }
 

@@ -1,3 +1,5 @@
+import Addresses
+
 /// An ARP packet for IPv4 over Ethernet (RFC 826): the only kind a virtual router or
 /// bridge needs to answer, learn from or generate.
 public struct ARPPacket: Hashable, Sendable {

@@ -1,3 +1,5 @@
+import Addresses
+
 /// The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
 ///
 /// IPv4, ICMP, TCP and UDP all use the 16-bit ones' complement of the ones' complement

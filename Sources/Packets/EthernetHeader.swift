@@ -1,3 +1,5 @@
+import Addresses
+
 /// An Ethernet II header, with at most one 802.1Q tag kept.
 ///
 /// Midge's bridges key on one VLAN id. Stacked tags (802.1ad "QinQ") are tolerated, not

@@ -1,3 +1,5 @@
+import Addresses
+
 /// The exact-match key of a flow: everything the simulator may look at in a packet,
 /// plus where it came from.
 ///

@@ -1,3 +1,5 @@
+import Addresses
+
 /// An IPv4 header (RFC 791). Options are carried on the wire but not interpreted: the
 /// header length accounts for them and builders can emit them.
 public struct IPv4Header: Hashable, Sendable {

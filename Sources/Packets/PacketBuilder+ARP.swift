@@ -1,3 +1,5 @@
+import Addresses
+
 /// ARP frames: requests, replies and the gratuitous announcements a port's new holder
 /// sends after a failover so that neighbours update their caches.
 extension PacketBuilder {

@@ -1,3 +1,5 @@
+import Addresses
+
 /// Packets generated in answer to another: ICMP errors, echo replies and TCP resets.
 /// Each swaps the original's addresses so the answer goes back where it came from, on
 /// the original's VLAN.

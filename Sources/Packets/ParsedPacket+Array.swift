@@ -1,3 +1,5 @@
+import Addresses
+
 /// `[UInt8]` conveniences for the in-place operations, for tests, tools and the
 /// simulator, which hold frames as arrays. The datapath uses the buffer-pointer forms.
 extension ParsedPacket {

@@ -1,3 +1,5 @@
+import Addresses
+
 /// In-place field rewrites with incremental checksum updates (RFC 1624).
 ///
 /// The datapath applies flow actions — NAT, routing's TTL decrement and MAC rewrite —

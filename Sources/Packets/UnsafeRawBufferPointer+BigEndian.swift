@@ -1,3 +1,5 @@
+import Addresses
+
 /// Bounds-checked big-endian reads from borrowed bytes.
 ///
 /// `UnsafeRawBufferPointer`'s own subscript only checks bounds in debug builds, and the

@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 import Topology
 
@@ -51,9 +52,9 @@ struct CompiledRoute: Sendable {
   var weight: UInt32
   var nextHop: Route.NextHop
   var port: ID?
-  var gateway: Packets.IPv4Address?
+  var gateway: IPv4Address?
 
-  func matches(source: Packets.IPv4Address, destination: Packets.IPv4Address) -> Bool {
+  func matches(source: IPv4Address, destination: IPv4Address) -> Bool {
     destination.rawValue & destinationMask == destinationNetwork
       && source.rawValue & sourceMask == sourceNetwork
   }
@@ -69,12 +70,12 @@ struct CompiledRoutes: Sendable {
 
 /// A router port's L3 identity, converted once.
 struct PortL3: Sendable {
-  var address: Packets.IPv4Address
+  var address: IPv4Address
   var network: UInt32
   var mask: UInt32
-  var mac: Packets.MACAddress
+  var mac: MACAddress
 
-  func onLink(_ ip: Packets.IPv4Address) -> Bool { ip.rawValue & mask == network }
+  func onLink(_ ip: IPv4Address) -> Bool { ip.rawValue & mask == network }
 }
 
 /// The ports of a device in a fixed order (for floods), and any listed port
@@ -96,14 +97,14 @@ final class CompiledTopology: Sendable {
   /// (router, own address) → the router port holding it.
   let routerAddresses: [DeviceIPKey: ID]
   /// (bridge, IP) → MAC from DHCP static hosts and peer router ports.
-  let bridgeStaticIPs: [DeviceIPKey: Packets.MACAddress]
+  let bridgeStaticIPs: [DeviceIPKey: MACAddress]
   /// (bridge, MAC of a peer router port) → the bridge port it sits behind:
   /// bridges know their routers' MACs without learning them.
   let bridgeRouterMACs: [DeviceIPKey.MACKey: ID]
   /// Port → the port groups it belongs to, as the set `MatchContext` wants.
   let portGroups: [ID: Set<ID>]
   /// Address-group membership test for `MatchContext`, built once.
-  let addressGroupContains: @Sendable (ID, Topology.IPv4Address) -> Bool
+  let addressGroupContains: @Sendable (ID, IPv4Address) -> Bool
 
   init(_ topology: TopologySnapshot) {
     var chains: [ID: CompiledChain] = [:]
@@ -141,11 +142,11 @@ final class CompiledTopology: Sendable {
     }
     for route in topology.routes.values {
       let compiled = CompiledRoute(
-        id: route.id, sourceNetwork: route.srcPrefix.network.value,
+        id: route.id, sourceNetwork: route.srcPrefix.network.rawValue,
         sourceMask: route.srcPrefix.mask,
-        destinationNetwork: route.dstPrefix.network.value, destinationMask: route.dstPrefix.mask,
+        destinationNetwork: route.dstPrefix.network.rawValue, destinationMask: route.dstPrefix.mask,
         destinationLength: route.dstPrefix.length, weight: route.weight, nextHop: route.nextHop,
-        port: route.nextHopPortId, gateway: route.nextHopGateway?.packets)
+        port: route.nextHopPortId, gateway: route.nextHopGateway)
       routes[route.routerId, default: CompiledRoutes(routes: [], missing: [])].routes.append(
         compiled)
     }
@@ -171,7 +172,7 @@ final class CompiledTopology: Sendable {
 
     var portL3: [ID: PortL3] = [:]
     var routerAddresses: [DeviceIPKey: ID] = [:]
-    var bridgeStaticIPs: [DeviceIPKey: Packets.MACAddress] = [:]
+    var bridgeStaticIPs: [DeviceIPKey: MACAddress] = [:]
     var bridgeRouterMACs: [DeviceIPKey.MACKey: ID] = [:]
     for port in topology.ports.values {
       guard case .router(let router) = port.device, let address = port.portAddress,
@@ -179,7 +180,7 @@ final class CompiledTopology: Sendable {
       else { continue }
       let subnet = port.portSubnet ?? .host(address)
       let l3 = PortL3(
-        address: address.packets, network: subnet.network.value, mask: subnet.mask, mac: mac.packets
+        address: address, network: subnet.network.rawValue, mask: subnet.mask, mac: mac
       )
       portL3[port.id] = l3
       routerAddresses[DeviceIPKey(device: router, ip: l3.address)] = port.id
@@ -192,7 +193,7 @@ final class CompiledTopology: Sendable {
     }
     for dhcp in topology.dhcps.values {
       for host in dhcp.hosts {
-        bridgeStaticIPs[DeviceIPKey(device: dhcp.bridgeId, ip: host.ip.packets)] = host.mac.packets
+        bridgeStaticIPs[DeviceIPKey(device: dhcp.bridgeId, ip: host.ip)] = host.mac
       }
     }
     self.portL3 = portL3
@@ -220,6 +221,6 @@ extension DeviceIPKey {
   /// A (device, MAC) key.
   struct MACKey: Hashable, Sendable {
     var device: ID
-    var mac: Packets.MACAddress
+    var mac: MACAddress
   }
 }

@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 import Topology
 
@@ -14,10 +15,10 @@ public enum FlowAction: Hashable, Sendable, CustomStringConvertible {
   /// Encapsulate with `tunnelKey` (the egress port's key) and send to the
   /// host serving `port`, which delivers it without simulating again.
   case tunnel(port: ID, host: ID, tunnelKey: UInt32)
-  case setEthernetSource(Packets.MACAddress)
-  case setEthernetDestination(Packets.MACAddress)
-  case setNetworkSource(Packets.IPv4Address)
-  case setNetworkDestination(Packets.IPv4Address)
+  case setEthernetSource(MACAddress)
+  case setEthernetDestination(MACAddress)
+  case setNetworkSource(IPv4Address)
+  case setNetworkDestination(IPv4Address)
   /// The TCP/UDP source port, or the ICMP echo identifier.
   case setTransportSource(UInt16)
   /// The TCP/UDP destination port.

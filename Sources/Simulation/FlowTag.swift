@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 import Topology
 
@@ -29,13 +30,13 @@ public enum FlowTag: Hashable, Sendable, CustomStringConvertible {
   /// A chain that was evaluated (including chains reached by JUMP).
   case chain(ID)
   /// A bridge looked up (or flooded for) this destination MAC on this VLAN.
-  case bridgeMAC(bridge: ID, vlan: UInt16, mac: Packets.MACAddress)
+  case bridgeMAC(bridge: ID, vlan: UInt16, mac: MACAddress)
   /// A router looked up a route for this destination.
-  case routerDestination(router: ID, ip: Packets.IPv4Address)
+  case routerDestination(router: ID, ip: IPv4Address)
   /// The route a router chose.
   case route(ID)
   /// A router resolved (or failed to resolve) this next hop's MAC.
-  case arpEntry(router: ID, ip: Packets.IPv4Address)
+  case arpEntry(router: ID, ip: IPv4Address)
   /// A rule matched on membership of this port group.
   case portGroup(ID)
   /// A rule matched on membership of this address group.

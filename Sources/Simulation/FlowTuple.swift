@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 
 /// The 5-tuple that identifies a connection: what conntrack and NAT key on.
@@ -7,14 +8,14 @@ import Packets
 /// the identifier as a port (as Linux and MidoNet do). For other ICMP messages
 /// and other protocols the ports are 0.
 public struct FlowTuple: Hashable, Sendable, CustomStringConvertible {
-  public var source: Packets.IPv4Address
-  public var destination: Packets.IPv4Address
+  public var source: IPv4Address
+  public var destination: IPv4Address
   public var ipProtocol: UInt8
   public var sourcePort: UInt16
   public var destinationPort: UInt16
 
   public init(
-    source: Packets.IPv4Address, destination: Packets.IPv4Address, ipProtocol: UInt8,
+    source: IPv4Address, destination: IPv4Address, ipProtocol: UInt8,
     sourcePort: UInt16, destinationPort: UInt16
   ) {
     self.source = source

@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 import Topology
 
@@ -44,10 +45,10 @@ public struct NATKey: Hashable, Sendable, CustomStringConvertible {
 
 /// The address and port a NAT lookup translates to.
 public struct NATTranslation: Hashable, Sendable, CustomStringConvertible {
-  public var address: Packets.IPv4Address
+  public var address: IPv4Address
   public var port: UInt16
 
-  public init(address: Packets.IPv4Address, port: UInt16) {
+  public init(address: IPv4Address, port: UInt16) {
     self.address = address
     self.port = port
   }

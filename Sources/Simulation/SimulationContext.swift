@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 import Topology
 
@@ -6,7 +7,7 @@ enum Outcome {
   case output
   case drop(DropReason)
   case consumed
-  case awaitingARP(router: ID, ip: Packets.IPv4Address)
+  case awaitingARP(router: ID, ip: IPv4Address)
   case notYet([ObjectRef])
 
   /// Combines the outcomes of the branches of a flood: a missing object

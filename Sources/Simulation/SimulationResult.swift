@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 import Topology
 
@@ -14,7 +15,7 @@ public enum Verdict: Hashable, Sendable, CustomStringConvertible {
   /// A router needs the next hop's MAC; an ARP request is among the generated
   /// packets. Install no flow; simulate the packet again once the ARP entry
   /// (tag `.arpEntry(router, ip)`) appears, or drop it after a timeout.
-  case awaitingARP(router: ID, ip: Packets.IPv4Address)
+  case awaitingARP(router: ID, ip: IPv4Address)
   /// These topology objects are not in the view yet. Park the packet, load
   /// them, and simulate again (MidoNet's `NotYetException`).
   case notYet([ObjectRef])

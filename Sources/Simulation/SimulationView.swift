@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 import Topology
 
@@ -5,9 +6,9 @@ import Topology
 public struct MACTableKey: Hashable, Sendable {
   public var bridge: ID
   public var vlan: UInt16
-  public var mac: Packets.MACAddress
+  public var mac: MACAddress
 
-  public init(bridge: ID, vlan: UInt16, mac: Packets.MACAddress) {
+  public init(bridge: ID, vlan: UInt16, mac: MACAddress) {
     self.bridge = bridge
     self.vlan = vlan
     self.mac = mac
@@ -18,23 +19,11 @@ public struct MACTableKey: Hashable, Sendable {
 /// suppression) and a router's ARP table.
 public struct DeviceIPKey: Hashable, Sendable {
   public var device: ID
-  public var ip: Packets.IPv4Address
+  public var ip: IPv4Address
 
-  public init(device: ID, ip: Packets.IPv4Address) {
+  public init(device: ID, ip: IPv4Address) {
     self.device = device
     self.ip = ip
-  }
-}
-
-/// Where an active exterior port is served: the host and the tunnel key to
-/// reach the port there (`/midge/v1/state/Port/<id>/active`).
-public struct PortActivation: Hashable, Sendable {
-  public var host: ID
-  public var tunnelKey: UInt32
-
-  public init(host: ID, tunnelKey: UInt32) {
-    self.host = host
-    self.tunnelKey = tunnelKey
   }
 }
 
@@ -65,9 +54,9 @@ public struct SimulationView: Sendable {
   /// Bridge IP→MAC entries for ARP suppression: (bridge, IP) → MAC. DHCP
   /// static hosts and the addresses of router ports on the bridge are added
   /// automatically from the topology; entries here take precedence.
-  public var bridgeIPTable: [DeviceIPKey: Packets.MACAddress]
+  public var bridgeIPTable: [DeviceIPKey: MACAddress]
   /// Router ARP tables: (router, IP) → MAC.
-  public var arpTable: [DeviceIPKey: Packets.MACAddress]
+  public var arpTable: [DeviceIPKey: MACAddress]
   /// Connection-tracking entries: return-flow keys (see `ConntrackKey`).
   public var conntrack: Set<ConntrackKey>
   /// NAT table: forward and reverse entries (see `NATBinding`).
@@ -80,8 +69,8 @@ public struct SimulationView: Sendable {
 
   public init(
     topology: TopologySnapshot, macTable: [MACTableKey: ID] = [:],
-    bridgeIPTable: [DeviceIPKey: Packets.MACAddress] = [:],
-    arpTable: [DeviceIPKey: Packets.MACAddress] = [:], conntrack: Set<ConntrackKey> = [],
+    bridgeIPTable: [DeviceIPKey: MACAddress] = [:],
+    arpTable: [DeviceIPKey: MACAddress] = [:], conntrack: Set<ConntrackKey> = [],
     nat: [NATKey: NATTranslation] = [:], activePorts: [ID: PortActivation] = [:]
   ) {
     self.topology = topology
@@ -122,7 +111,7 @@ public struct SimulationView: Sendable {
   }
 
   /// The MAC a bridge answers ARP requests for `ip` with, if any.
-  func bridgeMAC(for ip: Packets.IPv4Address, on bridge: ID) -> Packets.MACAddress? {
+  func bridgeMAC(for ip: IPv4Address, on bridge: ID) -> MACAddress? {
     let key = DeviceIPKey(device: bridge, ip: ip)
     return bridgeIPTable[key] ?? compiled.bridgeStaticIPs[key]
   }

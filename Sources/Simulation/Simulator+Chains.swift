@@ -147,9 +147,9 @@ extension Simulator {
     return MatchContext(
       inPortId: point.inPort, outPortId: point.outPort,
       inPortGroupIds: point.inPort.flatMap { view.compiled.portGroups[$0] } ?? [],
-      dlSrc: packet.ethernetSource.topology, dlDst: packet.ethernetDestination.topology,
-      dlType: packet.etherType.rawValue, nwSrc: packet.networkSource?.topology,
-      nwDst: packet.networkDestination?.topology, nwProto: packet.networkProtocol?.rawValue,
+      dlSrc: packet.ethernetSource, dlDst: packet.ethernetDestination,
+      dlType: packet.etherType.rawValue, nwSrc: packet.networkSource,
+      nwDst: packet.networkDestination, nwProto: packet.networkProtocol?.rawValue,
       nwTos: packet.networkTOS, tpSrc: packet.transportSource, tpDst: packet.transportDestination,
       fragment: fragment, isForwardFlow: forward,
       ipAddrGroupContains: view.compiled.addressGroupContains)

@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 import Topology
 
@@ -121,7 +122,7 @@ extension Simulator {
 
   /// How many (address, port) pairs a target offers.
   private static func candidates(in target: NatTarget, portsApply: Bool) -> UInt64 {
-    let addresses = UInt64(target.addressTo.value - target.addressFrom.value) + 1
+    let addresses = UInt64(target.addressTo.rawValue - target.addressFrom.rawValue) + 1
     return addresses * ports(of: target, portsApply: portsApply)
   }
 
@@ -139,8 +140,8 @@ extension Simulator {
       let count = candidates(in: target, portsApply: portsApply)
       guard index >= count else {
         let ports = Self.ports(of: target, portsApply: portsApply)
-        let address = Packets.IPv4Address(
-          rawValue: target.addressFrom.packets.rawValue &+ UInt32(truncatingIfNeeded: index / ports)
+        let address = IPv4Address(
+          rawValue: target.addressFrom.rawValue &+ UInt32(truncatingIfNeeded: index / ports)
         )
         let keep = !portsApply || (target.portFrom == 0 && target.portTo == 0)
         let chosen = keep ? port : target.portFrom &+ UInt16(truncatingIfNeeded: index % ports)

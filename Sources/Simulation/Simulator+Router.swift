@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 import Topology
 
@@ -123,7 +124,7 @@ extension Simulator {
       return .drop(.noRoute(router: id))
     }
     let nextHop = route.gateway ?? context.match.networkDestination ?? destination
-    var nextHopMAC: Packets.MACAddress?
+    var nextHopMAC: MACAddress?
     if let peer = outPort.peerId, let peerL3 = view.compiled.portL3[peer],
       peerL3.address == nextHop
     {
@@ -154,7 +155,7 @@ extension Simulator {
 
   /// Longest-prefix match with source prefixes, weights and ECMP.
   func lookup(
-    router: ID, source: Packets.IPv4Address, destination: Packets.IPv4Address,
+    router: ID, source: IPv4Address, destination: IPv4Address,
     _ view: SimulationView, _ context: inout SimulationContext
   ) -> RouteLookup {
     guard let table = view.compiled.routes[router] else { return .none }

@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 import Topology
 
@@ -7,9 +8,9 @@ import Topology
 /// replication stream (`SimulationView.apply(_:)` does the local part).
 public enum StateChange: Hashable, Sendable, CustomStringConvertible {
   /// A bridge learned (or saw move) a source MAC on a port.
-  case macLearned(bridge: ID, vlan: UInt16, mac: Packets.MACAddress, port: ID)
+  case macLearned(bridge: ID, vlan: UInt16, mac: MACAddress, port: ID)
   /// A router learned a neighbour's MAC from an ARP packet addressed to it.
-  case arpLearned(router: ID, ip: Packets.IPv4Address, mac: Packets.MACAddress)
+  case arpLearned(router: ID, ip: IPv4Address, mac: MACAddress)
   /// A connection was seen in its forward direction; replies matching the key
   /// are return flow.
   case conntrack(ConntrackKey)

@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 import Topology
 
@@ -8,9 +9,9 @@ public struct TraceRequest: Sendable, Hashable {
   public enum Proto: String, Sendable { case tcp, udp, icmp }
 
   public var proto: Proto
-  public var source: Packets.IPv4Address
+  public var source: IPv4Address
   public var sourcePort: UInt16
-  public var destination: Packets.IPv4Address
+  public var destination: IPv4Address
   public var destinationPort: UInt16
 
   /// Parses an operator's packet description. Any string is safe: what does not
@@ -33,7 +34,7 @@ public struct TraceRequest: Sendable, Hashable {
 
   /// `a.b.c.d:port` (tcp, udp) or `a.b.c.d` (icmp).
   static func endpoint(_ word: String, proto: Proto) throws(TraceRequestError) -> (
-    Packets.IPv4Address, UInt16
+    IPv4Address, UInt16
   ) {
     let colon = word.firstIndex(of: ":")
     let addressText = colon.map { String(word[..<$0]) } ?? word
@@ -41,7 +42,7 @@ public struct TraceRequest: Sendable, Hashable {
     guard !addressText.isEmpty else {
       throw TraceRequestError(.badAddress, "'\(word)' has no address before the port")
     }
-    guard let address = Packets.IPv4Address(addressText) else {
+    guard let address = IPv4Address(addressText) else {
       throw TraceRequestError(.badAddress, "'\(addressText)' is not an IPv4 address")
     }
     guard let portText else {
@@ -63,7 +64,7 @@ public struct TraceRequest: Sendable, Hashable {
 
   /// The first packet of the connection as an Ethernet frame.
   public func frame(
-    source sourceMAC: Packets.MACAddress, destination destinationMAC: Packets.MACAddress
+    source sourceMAC: MACAddress, destination destinationMAC: MACAddress
   )
     throws -> [UInt8]
   {
@@ -119,15 +120,15 @@ public enum TraceRunner {
   ) throws -> SimulationResult {
     let topology = view.topology
     let sourceMAC =
-      knownMAC(request.source, view: view) ?? Packets.MACAddress(0x02, 0x00, 0x00, 0xAA, 0xBB, 0x01)
+      knownMAC(request.source, view: view) ?? MACAddress(0x02, 0x00, 0x00, 0xAA, 0xBB, 0x01)
     var destinationMAC = knownMAC(request.destination, view: view) ?? .broadcast
     if case .bridge(let bridge)? = topology.ports[ingress]?.device,
       let gateway = gateway(on: bridge, for: request.source, topology: topology),
       let subnet = gateway.portSubnet,
-      !subnet.contains(Topology.IPv4Address(request.destination.rawValue)),
+      !subnet.contains(request.destination),
       let mac = gateway.portMAC
     {
-      destinationMAC = Packets.MACAddress(rawValue: mac.value)
+      destinationMAC = mac
     }
     let frame = try request.frame(source: sourceMAC, destination: destinationMAC)
     let packet = try SimulationPacket(frame: frame)
@@ -136,23 +137,22 @@ public enum TraceRunner {
   }
 
   /// The router port linked to `bridge` whose subnet holds `address`.
-  static func gateway(on bridge: ID, for address: Packets.IPv4Address, topology: TopologySnapshot)
+  static func gateway(on bridge: ID, for address: IPv4Address, topology: TopologySnapshot)
     -> Port?
   {
     for portID in topology.bridges[bridge]?.portIds ?? [] {
       guard let peer = topology.ports[portID]?.peerId.flatMap({ topology.ports[$0] }),
-        let subnet = peer.portSubnet, subnet.contains(Topology.IPv4Address(address.rawValue))
+        let subnet = peer.portSubnet, subnet.contains(address)
       else { continue }
       return peer
     }
     return nil
   }
 
-  static func knownMAC(_ address: Packets.IPv4Address, view: SimulationView) -> Packets.MACAddress?
-  {
+  static func knownMAC(_ address: IPv4Address, view: SimulationView) -> MACAddress? {
     for dhcp in view.topology.dhcps.values {
-      if let host = dhcp.hosts.first(where: { $0.ip.value == address.rawValue }) {
-        return Packets.MACAddress(rawValue: host.mac.value)
+      if let host = dhcp.hosts.first(where: { $0.ip == address }) {
+        return host.mac
       }
     }
     return view.bridgeIPTable.first { $0.key.ip == address }?.value

@@ -1,3 +1,5 @@
+import Addresses
+
 // How a rule condition decides whether it matches a packet.
 //
 // A `Condition` is a conjunction: it matches when every one of its tests
@@ -127,6 +129,6 @@ extension Condition {
   /// MAC equality on the mask's bits; rule 3 when the packet has no MAC.
   private static func equal(_ packet: MACAddress?, _ wanted: MACAddress, mask: MACAddress) -> Bool {
     guard let packet else { return false }
-    return packet.value & mask.value == wanted.value & mask.value
+    return packet.rawValue & mask.rawValue == wanted.rawValue & mask.rawValue
   }
 }

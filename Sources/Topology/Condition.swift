@@ -1,3 +1,5 @@
+import Addresses
+
 /// What a rule matches: a conjunction of optional tests on the packet, the
 /// ports it crosses and its connection-tracking state.
 ///

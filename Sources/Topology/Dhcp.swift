@@ -1,3 +1,5 @@
+import Addresses
+
 /// A DHCP subnet served by the agent on a bridge: the agent answers DHCP
 /// requests from the bridge's ports itself, so no DHCP server VM is needed.
 public struct Dhcp: ModelObject {

@@ -1,3 +1,5 @@
+import Addresses
+
 /// A static DHCP lease: the address (and name) a `Dhcp` subnet gives one MAC.
 public struct DhcpHost: Hashable, Sendable, Codable {
   public var mac: MACAddress

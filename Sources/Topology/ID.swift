@@ -1,3 +1,5 @@
+import Addresses
+
 /// The identity of every topology object: a 128-bit UUID.
 ///
 /// Midge has no Foundation dependency in its value layers, so this is its own

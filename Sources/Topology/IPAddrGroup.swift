@@ -1,3 +1,5 @@
+import Addresses
+
 /// A named set of IPv4 addresses that rules can match on
 /// (`Condition.ipAddrGroupIdSrc` / `ipAddrGroupIdDst`), e.g. the pods
 /// selected by a Kubernetes NetworkPolicy.

@@ -1,3 +1,5 @@
+import Addresses
+
 /// Everything `Condition.matches(_:)` may look at, gathered by the simulator
 /// for one packet at one rule-chain evaluation point.
 ///

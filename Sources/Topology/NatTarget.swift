@@ -1,3 +1,5 @@
+import Addresses
+
 /// One pool a NAT rule may translate to: an inclusive address range and an
 /// inclusive L4 port range.
 ///

@@ -1,3 +1,5 @@
+import Addresses
+
 /// A port of a bridge or a router: where packets enter and leave a device.
 ///
 /// One struct for every kind of port, as in MidoNet, rather than a type per

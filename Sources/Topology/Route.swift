@@ -1,3 +1,5 @@
+import Addresses
+
 /// One entry of a router's routing table.
 ///
 /// The simulator picks the longest `dstPrefix` that contains the destination

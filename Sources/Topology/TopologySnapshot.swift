@@ -1,3 +1,5 @@
+import Addresses
+
 /// A complete, self-contained snapshot of the virtual topology: every object
 /// of every type, by id.
 ///

@@ -1,3 +1,5 @@
+import Addresses
+
 /// A set of hosts that can reach each other over UDP tunnels, and the
 /// underlay endpoint each one listens on.
 public struct TunnelZone: ModelObject {

@@ -1,3 +1,4 @@
+import Addresses
 import Topology
 import Yams
 
@@ -239,7 +240,7 @@ final class SnapshotBuilder {
       if let problem = Self.hostAddressProblem(prefix.address, in: prefix) {
         reader.fail(
           f["address"], "\(field.path).address",
-          "\(prefix) \(problem); a router port needs a host address of its subnet, like \(IPv4Prefix(IPv4Address(prefix.network.value + 1), length: prefix.length))"
+          "\(prefix) \(problem); a router port needs a host address of its subnet, like \(IPv4Prefix(IPv4Address(rawValue: prefix.network.rawValue + 1), length: prefix.length))"
         )
       }
       port.portAddress = prefix.address
@@ -269,9 +270,9 @@ final class SnapshotBuilder {
 
   /// Why `address` cannot be a host's unicast address, or nil.
   static func unicastProblem(_ address: IPv4Address) -> String? {
-    if address.value >> 24 == 0 { return "is in 0.0.0.0/8 (this network), not a host's address" }
-    if address.value >> 28 == 0xE { return "is a multicast address, not a host's address" }
-    if address.value >> 28 == 0xF { return "is reserved or broadcast, not a host's address" }
+    if address.rawValue >> 24 == 0 { return "is in 0.0.0.0/8 (this network), not a host's address" }
+    if address.rawValue >> 28 == 0xE { return "is a multicast address, not a host's address" }
+    if address.rawValue >> 28 == 0xF { return "is reserved or broadcast, not a host's address" }
     return nil
   }
 
@@ -288,7 +289,7 @@ final class SnapshotBuilder {
 
   /// A locally administered MAC from the port's id, stable across applies.
   static func derivedMAC(_ id: ID) -> MACAddress {
-    MACAddress(0x02_00_0000_0000 | (id.low & 0xFF_FFFF_FFFF))
+    MACAddress(rawValue: 0x02_00_0000_0000 | (id.low & 0xFF_FFFF_FFFF))
   }
 
   func readRouter(_ field: Field) {

@@ -1,3 +1,4 @@
+import Addresses
 import Agent
 import ArgumentParser
 import Foundation
@@ -310,8 +311,8 @@ extension BenchAgent {
   /// most 768 frames ahead of the flows the agent installed (more would only overflow
   /// socket buffers), until `target` flows are installed or two minutes have passed.
   static func send(
-    _ target: Int, through injector: FrameInjector, from vmA: Packets.MACAddress,
-    to vmB: Packets.MACAddress,
+    _ target: Int, through injector: FrameInjector, from vmA: MACAddress,
+    to vmB: MACAddress,
     metrics: AgentMetrics
   ) -> (frames: Int, installedBefore: UInt64) {
     let installedBefore = metrics.flowsInstalled.load(ordering: .relaxed)

@@ -1,3 +1,4 @@
+import Addresses
 import Foundation
 import Glibc
 import Packets

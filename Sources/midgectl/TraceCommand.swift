@@ -1,3 +1,4 @@
+import Addresses
 import ArgumentParser
 import Foundation
 import Logging
@@ -42,10 +43,10 @@ struct Trace: AsyncParsableCommand {
   func liveView(_ store: NSDBStore, _ topology: TopologySnapshot) async throws -> SimulationView {
     let logger = Logger(label: "midgectl.trace")
     let ports = PortState(client: store.client, paths: store.paths, logger: logger)
-    var active: [ID: Simulation.PortActivation] = [:]
+    var active: [ID: PortActivation] = [:]
     for port in topology.ports.values where port.isExterior {
       if let state = try await ports.activeState(port.id) {
-        active[port.id] = Simulation.PortActivation(host: state.host, tunnelKey: state.tunnelKey)
+        active[port.id] = state
       }
     }
     var macs: [MACTableKey: ID] = [:]
@@ -53,17 +54,17 @@ struct Trace: AsyncParsableCommand {
       let table = MACTable.macTable(
         client: store.client, paths: store.paths, bridge: bridge, logger: logger)
       for (mac, port) in (try? await table.snapshot()) ?? [:] {
-        macs[MACTableKey(bridge: bridge, vlan: 0, mac: Packets.MACAddress(rawValue: mac.value))] =
+        macs[MACTableKey(bridge: bridge, vlan: 0, mac: mac)] =
           port
       }
     }
-    var arp: [DeviceIPKey: Packets.MACAddress] = [:]
+    var arp: [DeviceIPKey: MACAddress] = [:]
     for router in topology.routers.keys {
       let table = ARPTable.arpTable(
         client: store.client, paths: store.paths, router: router, logger: logger)
       for (ip, mac) in (try? await table.snapshot()) ?? [:] {
-        arp[DeviceIPKey(device: router, ip: Packets.IPv4Address(rawValue: ip.value))] =
-          Packets.MACAddress(rawValue: mac.value)
+        arp[DeviceIPKey(device: router, ip: ip)] =
+          mac
       }
     }
     return SimulationView(topology: topology, macTable: macs, arpTable: arp, activePorts: active)

@@ -1,3 +1,4 @@
+import Addresses
 import Datapath
 import Foundation
 import Logging
@@ -65,18 +66,18 @@ struct AgentTranslationTests {
   let port1 = ID(name: "Port/a")
   let port2 = ID(name: "Port/b")
   let host2 = ID(name: "Host/h2")
-  let remote = TunnelEndpoint(address: Packets.IPv4Address(127, 0, 0, 1), port: 7001)
+  let remote = TunnelEndpoint(address: IPv4Address(127, 0, 0, 1), port: 7001)
 
   @Test("local outputs become port numbers, remote ports tunnels to their host's endpoint")
   func actions() throws {
     let translator = ActionTranslator(localPorts: [port1: 11], endpoints: [host2: remote])
     let result = translator.translate([
-      .decrementTTL, .setEthernetDestination(Packets.MACAddress(0x02, 0, 0, 0, 0, 1)),
+      .decrementTTL, .setEthernetDestination(MACAddress(0x02, 0, 0, 0, 0, 1)),
       .output(port: port1), .tunnel(port: port2, host: host2, tunnelKey: 42),
     ])
     #expect(
       try result.get() == [
-        .decrementTTL, .setEthernetDestination(Packets.MACAddress(0x02, 0, 0, 0, 0, 1)),
+        .decrementTTL, .setEthernetDestination(MACAddress(0x02, 0, 0, 0, 0, 1)),
         .output(port: 11), .encapsulate(tunnelKey: 42, remote: remote),
       ])
   }
@@ -106,13 +107,13 @@ struct AgentTranslationTests {
 
   @Test("flow tags hash the same each time and differently for different tags")
   func tags() {
-    let mac = Packets.MACAddress(0x02, 0, 0, 0, 0, 7)
+    let mac = MACAddress(0x02, 0, 0, 0, 0, 7)
     let tags: [Simulation.FlowTag] = [
       .device(port1), .port(port1), .chain(port1), .route(port1), .portGroup(port1),
       .ipAddrGroup(port1), .device(port2),
       .bridgeMAC(bridge: port1, vlan: 0, mac: mac), .bridgeMAC(bridge: port1, vlan: 1, mac: mac),
-      .arpEntry(router: port1, ip: Packets.IPv4Address(10, 0, 0, 1)),
-      .routerDestination(router: port1, ip: Packets.IPv4Address(10, 0, 0, 1)),
+      .arpEntry(router: port1, ip: IPv4Address(10, 0, 0, 1)),
+      .routerDestination(router: port1, ip: IPv4Address(10, 0, 0, 1)),
     ]
     let hashed = tags.map(FlowTagHasher.hash)
     #expect(Set(hashed).count == tags.count)
@@ -143,7 +144,7 @@ struct AgentTranslationTests {
     let router = ID(name: "Router/r")
     let route = Route(
       id: ID(name: "Route/r/0"), routerId: router,
-      dstPrefix: try! Topology.IPv4Prefix(parsing: "10.0.0.0/8"), nextHop: .blackhole)
+      dstPrefix: try! IPv4Prefix(parsing: "10.0.0.0/8"), nextHop: .blackhole)
     #expect(Set(Invalidation.tags(old: route, new: nil)) == [.route(route.id), .device(router)])
   }
 
@@ -180,7 +181,7 @@ struct AgentTranslationTests {
 @Suite("Flow-state messages")
 struct FlowStateMessageTests {
   let tuple = FlowTuple(
-    source: Packets.IPv4Address(10, 0, 0, 2), destination: Packets.IPv4Address(10, 0, 1, 5),
+    source: IPv4Address(10, 0, 0, 2), destination: IPv4Address(10, 0, 1, 5),
     ipProtocol: 6, sourcePort: 40_000, destinationPort: 80)
   let device = ID(name: "Bridge/b")
 
@@ -190,11 +191,11 @@ struct FlowStateMessageTests {
       .natBinding(
         NATBinding(
           forwardKey: NATKey(kind: .forwardSNAT, device: device, tuple: tuple),
-          forward: NATTranslation(address: Packets.IPv4Address(192, 168, 0, 1), port: 10_001),
+          forward: NATTranslation(address: IPv4Address(192, 168, 0, 1), port: 10_001),
           reverseKey: NATKey(kind: .reverseSNAT, device: device, tuple: tuple.reversed),
-          reverse: NATTranslation(address: Packets.IPv4Address(10, 0, 0, 2), port: 40_000))),
+          reverse: NATTranslation(address: IPv4Address(10, 0, 0, 2), port: 40_000))),
       .macLearned(
-        bridge: device, vlan: 0, mac: Packets.MACAddress(0x02, 0, 0, 0, 0, 1), port: device),
+        bridge: device, vlan: 0, mac: MACAddress(0x02, 0, 0, 0, 0, 1), port: device),
     ]
   }
 
@@ -242,7 +243,7 @@ struct FlowStateLogTests {
       .conntrack(
         ConntrackKey(
           tuple: FlowTuple(
-            source: Packets.IPv4Address(10, 0, 0, 1), destination: Packets.IPv4Address(10, 0, 0, 2),
+            source: IPv4Address(10, 0, 0, 1), destination: IPv4Address(10, 0, 0, 2),
             ipProtocol: 6, sourcePort: n, destinationPort: 80), device: device))
     }
     #expect(log.load(port).isEmpty)

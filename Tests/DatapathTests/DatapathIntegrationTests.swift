@@ -1,3 +1,4 @@
+import Addresses
 import Datapath
 import Foundation
 import Logging

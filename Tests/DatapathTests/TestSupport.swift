@@ -1,3 +1,4 @@
+import Addresses
 import Datapath
 import MidgeTestSupport
 import Packets

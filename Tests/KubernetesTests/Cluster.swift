@@ -1,3 +1,4 @@
+import Addresses
 import Kubernetes
 import Packets
 import Simulation
@@ -84,19 +85,19 @@ enum Cluster {
   /// With `learned: false` the bridges know no pod MAC, so unicast floods:
   /// the verdict must be the same.
   static func view(_ translation: K8sTranslation, learned: Bool = true) -> SimulationView {
-    var active: [ID: Simulation.PortActivation] = [:]
+    var active: [ID: PortActivation] = [:]
     for port in translation.snapshot.ports.values where port.isExterior {
       active[port.id] = .init(host: port.hostId!, tunnelKey: port.tunnelKey)
     }
     var macs: [MACTableKey: ID] = [:]
     for entry in translation.macEntries where learned {
-      macs[MACTableKey(bridge: entry.bridge, vlan: 0, mac: .init(rawValue: entry.mac.value))] =
+      macs[MACTableKey(bridge: entry.bridge, vlan: 0, mac: .init(rawValue: entry.mac.rawValue))] =
         entry.port
     }
-    var arp: [DeviceIPKey: Packets.MACAddress] = [:]
+    var arp: [DeviceIPKey: MACAddress] = [:]
     for entry in translation.arpEntries {
-      arp[DeviceIPKey(device: entry.router, ip: .init(rawValue: entry.ip.value))] = .init(
-        rawValue: entry.mac.value)
+      arp[DeviceIPKey(device: entry.router, ip: .init(rawValue: entry.ip.rawValue))] = .init(
+        rawValue: entry.mac.rawValue)
     }
     return SimulationView(
       topology: translation.snapshot, macTable: macs, arpTable: arp, activePorts: active)

@@ -1,3 +1,4 @@
+import Addresses
 import Kubernetes
 import Testing
 import Topology

@@ -1,3 +1,4 @@
+import Addresses
 import Kubernetes
 import Packets
 import Simulation
@@ -129,7 +130,7 @@ struct ServiceTests {
     var translation = try Cluster.translate(Self.service)
     let router = K8sNames.id(.router, "k8s-router")
     let uplinkID = ID(name: "Port/uplink")
-    let uplinkMAC = Topology.MACAddress(0x02_00_00_00_00_fe)
+    let uplinkMAC = MACAddress(rawValue: 0x02_00_00_00_00_fe)
     let route = Route(
       id: ID(name: "Route/k8s-router/default"), routerId: router, dstPrefix: .all, nextHop: .port,
       nextHopPortId: uplinkID, nextHopGateway: IPv4Address(198, 51, 100, 254))
@@ -147,13 +148,13 @@ struct ServiceTests {
     #expect(translation.snapshot.validate().isEmpty, "\(translation.snapshot.validate())")
     var view = Cluster.view(translation)
     view.activePorts[uplinkID] = .init(host: ID(name: "Host/gateway"), tunnelKey: 999)
-    view.arpTable[DeviceIPKey(device: router, ip: Packets.IPv4Address(198, 51, 100, 254))] =
-      Packets.MACAddress(0x02, 0, 0, 0, 0, 0xAA)
+    view.arpTable[DeviceIPKey(device: router, ip: IPv4Address(198, 51, 100, 254))] =
+      MACAddress(0x02, 0, 0, 0, 0, 0xAA)
 
     let request = try TraceRequest(parsing: "tcp 203.0.113.5:5555 > 198.51.100.7:80")
     let frame = try request.frame(
-      source: Packets.MACAddress(0x02, 0, 0, 0, 0, 0xAA),
-      destination: Packets.MACAddress(rawValue: uplinkMAC.value))
+      source: MACAddress(0x02, 0, 0, 0, 0, 0xAA),
+      destination: uplinkMAC)
     let simulator = Simulator(localHost: ID(name: "Host/gateway"))
     let forward = simulator.simulate(
       try SimulationPacket(frame: frame), ingress: uplinkID, view: view, trace: true)

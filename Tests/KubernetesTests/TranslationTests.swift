@@ -1,3 +1,4 @@
+import Addresses
 import Kubernetes
 import Testing
 import Topology
@@ -199,7 +200,7 @@ struct TranslationTests {
       id: ID(name: "Port/uplink"), device: .router(router),
       portAddress: IPv4Address(198, 51, 100, 1),
       portSubnet: try IPv4Prefix(parsing: "198.51.100.0/24"),
-      portMAC: MACAddress(0x02_00_00_00_00_01),
+      portMAC: MACAddress(rawValue: 0x02_00_00_00_00_01),
       name: "uplink")
     current.insert(uplink)
     current.routers[router]?.portIds.append(uplink.id)

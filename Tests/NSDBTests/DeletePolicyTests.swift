@@ -1,3 +1,4 @@
+import Addresses
 import MidgeTestSupport
 import Testing
 import Topology

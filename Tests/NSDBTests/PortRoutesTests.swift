@@ -1,3 +1,4 @@
+import Addresses
 import Logging
 import MidgeTestSupport
 import Testing

@@ -1,14 +1,15 @@
+import Addresses
 import Packets
 import Simulation
 import Topology
 
 // Builders for the scenario tests: addresses, frames and small topologies.
 
-func ip(_ text: String) -> Packets.IPv4Address { Packets.IPv4Address(text)! }
-func tip(_ text: String) -> Topology.IPv4Address { Topology.IPv4Address(text)! }
-func mac(_ text: String) -> Packets.MACAddress { Packets.MACAddress(text)! }
-func tmac(_ text: String) -> Topology.MACAddress { Topology.MACAddress(text)! }
-func prefix(_ text: String) -> Topology.IPv4Prefix { Topology.IPv4Prefix(text)! }
+func ip(_ text: String) -> IPv4Address { IPv4Address(text)! }
+func tip(_ text: String) -> IPv4Address { IPv4Address(text)! }
+func mac(_ text: String) -> MACAddress { MACAddress(text)! }
+func tmac(_ text: String) -> MACAddress { MACAddress(text)! }
+func prefix(_ text: String) -> IPv4Prefix { IPv4Prefix(text)! }
 
 let vm1MAC = "02:00:00:00:00:01"
 let vm2MAC = "02:00:00:00:00:02"
@@ -79,7 +80,7 @@ struct Net {
   var topology = TopologySnapshot()
   var active: [ID: PortActivation] = [:]
   var macTable: [MACTableKey: ID] = [:]
-  var arpTable: [DeviceIPKey: Packets.MACAddress] = [:]
+  var arpTable: [DeviceIPKey: MACAddress] = [:]
   private var nextKey: UInt32 = 100
 
   @discardableResult

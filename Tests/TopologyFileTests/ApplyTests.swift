@@ -1,3 +1,4 @@
+import Addresses
 import Foundation
 import MidgeTestSupport
 import NSDB
@@ -92,7 +93,7 @@ struct ApplyTests {
       // What an agent's registration does: its host, and its endpoint in the zone.
       let zoneID = TopologyFile.id(.tunnelZone, "default")
       let host = ID(name: "Host/hv-7")
-      let endpoint = TunnelZone.Endpoint(address: IPv4Address(0x7F00_0001), port: 6677)
+      let endpoint = TunnelZone.Endpoint(address: IPv4Address(rawValue: 0x7F00_0001), port: 6677)
       try await store.transaction { tx in
         try await tx.create(Host(id: host, name: "hv-7"))
         var zone = try await tx.get(TunnelZone.self, zoneID)!

@@ -1,3 +1,4 @@
+import Addresses
 import Packets
 import Simulation
 import Testing
@@ -71,11 +72,11 @@ struct FloatingIPTests {
   func simulated() throws {
     let snapshot = try TopologyFile.parse(Self.text)
     let host = TopologyFile.id(.host, "h1")
-    var active: [ID: Simulation.PortActivation] = [:]
+    var active: [ID: PortActivation] = [:]
     for port in snapshot.ports.values where port.isExterior {
       active[port.id] = .init(host: host, tunnelKey: port.tunnelKey)
     }
-    let vmMAC = Packets.MACAddress(0x02, 0, 0, 0, 0, 0x02)
+    let vmMAC = MACAddress(0x02, 0, 0, 0, 0, 0x02)
     let router = TopologyFile.id(.router, "r")
     let view = SimulationView(
       topology: snapshot,
@@ -83,18 +84,18 @@ struct FloatingIPTests {
         MACTableKey(bridge: TopologyFile.id(.bridge, "a"), vlan: 0, mac: vmMAC): TopologyFile.id(
           .port, "vm1")
       ],
-      arpTable: [DeviceIPKey(device: router, ip: Packets.IPv4Address(10, 0, 0, 2)): vmMAC],
+      arpTable: [DeviceIPKey(device: router, ip: IPv4Address(10, 0, 0, 2)): vmMAC],
       activePorts: active)
     let uplink = TopologyFile.id(.port, "uplink")
     let uplinkMAC = try #require(snapshot.ports[uplink]?.portMAC)
     let request = try TraceRequest(parsing: "tcp 198.51.100.7:5555 > 100.64.0.10:80")
     let frame = try request.frame(
-      source: Packets.MACAddress(0x02, 0, 0, 0, 0xEE, 0x01),
-      destination: Packets.MACAddress(rawValue: uplinkMAC.value))
+      source: MACAddress(0x02, 0, 0, 0, 0xEE, 0x01),
+      destination: uplinkMAC)
     let result = Simulator(localHost: host).simulate(
       try SimulationPacket(frame: frame), ingress: uplink, view: view, trace: true)
     #expect(result.verdict == .forward, "\(result.trace)")
     #expect(result.outputPorts == [TopologyFile.id(.port, "vm1")])
-    #expect(result.actions.contains(.setNetworkDestination(Packets.IPv4Address(10, 0, 0, 2))))
+    #expect(result.actions.contains(.setNetworkDestination(IPv4Address(10, 0, 0, 2))))
   }
 }

@@ -1,3 +1,4 @@
+import Addresses
 import Foundation
 import Packets
 import Simulation
@@ -20,14 +21,14 @@ struct TraceTests {
   /// router knowing the MAC of 10.10.2.2 (vm-b1) and 10.10.2.3 (vm-b2).
   func view() throws -> (SimulationView, TopologySnapshot) {
     let topology = try TopologyFile.parse(try Self.demo)
-    var active: [ID: Simulation.PortActivation] = [:]
+    var active: [ID: PortActivation] = [:]
     for port in topology.ports.values where port.isExterior {
       active[port.id] = .init(host: port.hostId!, tunnelKey: port.tunnelKey)
     }
     let router = TopologyFile.id(.router, "edge")
     let bridge = TopologyFile.id(.bridge, "tenant-b")
-    let b1 = Packets.MACAddress(0x02, 0, 0, 0, 0x0B, 0x01)
-    let b2 = Packets.MACAddress(0x02, 0, 0, 0, 0x0B, 0x02)
+    let b1 = MACAddress(0x02, 0, 0, 0, 0x0B, 0x01)
+    let b2 = MACAddress(0x02, 0, 0, 0, 0x0B, 0x02)
     let view = SimulationView(
       topology: topology,
       macTable: [
@@ -35,8 +36,8 @@ struct TraceTests {
         MACTableKey(bridge: bridge, vlan: 0, mac: b2): TopologyFile.id(.port, "vm-b2"),
       ],
       arpTable: [
-        DeviceIPKey(device: router, ip: Packets.IPv4Address(10, 10, 2, 2)): b1,
-        DeviceIPKey(device: router, ip: Packets.IPv4Address(10, 10, 2, 3)): b2,
+        DeviceIPKey(device: router, ip: IPv4Address(10, 10, 2, 2)): b1,
+        DeviceIPKey(device: router, ip: IPv4Address(10, 10, 2, 3)): b2,
       ],
       activePorts: active)
     return (view, topology)

@@ -1,3 +1,4 @@
+import Addresses
 import SwiftProtobuf
 import Testing
 
@@ -40,7 +41,7 @@ struct WireCodecTests {
         inboundFilterId: Self.chainID, portGroupIds: [ID(name: "pg")], routeIds: [ID(name: "rt")],
         vlanId: 12, hostId: host, interfaceName: "veth0", portAddress: IPv4Address(10, 0, 0, 1),
         portSubnet: IPv4Prefix(IPv4Address(10, 0, 0, 0), length: 24),
-        portMAC: MACAddress(0x02_00_00_00_00_01), name: "router-port"))
+        portMAC: MACAddress(rawValue: 0x02_00_00_00_00_01), name: "router-port"))
     try roundTrip(Port(id: ID(name: "p2"), device: .bridge(Self.bridgeID), peerId: ID(name: "rp")))
     for hop in Route.NextHop.allCases {
       try roundTrip(
@@ -61,7 +62,9 @@ struct WireCodecTests {
         subnet: IPv4Prefix(IPv4Address(10, 0, 0, 0), length: 24),
         gateway: IPv4Address(10, 0, 0, 1), dnsServers: [IPv4Address(10, 0, 0, 2)],
         hosts: [
-          DhcpHost(mac: MACAddress(0x02_00_00_00_00_05), ip: IPv4Address(10, 0, 0, 5), name: "vm")
+          DhcpHost(
+            mac: MACAddress(rawValue: 0x02_00_00_00_00_05), ip: IPv4Address(10, 0, 0, 5), name: "vm"
+          )
         ]))
   }
 
@@ -77,8 +80,10 @@ struct WireCodecTests {
     let condition = Condition(
       inPortIds: [ID(name: "p1")], invInPorts: true, outPortIds: [ID(name: "p2")],
       invOutPorts: true, portGroupId: ID(name: "pg"), invPortGroup: true,
-      dlSrc: MACAddress(0x02_00_00_00_00_01), dlSrcMask: MACAddress(0xFF_FF_FF_00_00_00),
-      invDlSrc: true, dlDst: MACAddress(0x02_00_00_00_00_02), invDlDst: true, dlType: 0x0800,
+      dlSrc: MACAddress(rawValue: 0x02_00_00_00_00_01),
+      dlSrcMask: MACAddress(rawValue: 0xFF_FF_FF_00_00_00),
+      invDlSrc: true, dlDst: MACAddress(rawValue: 0x02_00_00_00_00_02), invDlDst: true,
+      dlType: 0x0800,
       invDlType: true, nwSrc: IPv4Prefix(IPv4Address(10, 0, 0, 0), length: 8), invNwSrc: true,
       nwDst: IPv4Prefix(IPv4Address(10, 1, 0, 0), length: 16), invNwDst: true, nwProto: 6,
       invNwProto: true, nwTos: 4, invNwTos: true, tpSrc: 1...1024, invTpSrc: true,

@@ -14,6 +14,7 @@
 // changes; a hello that decodes re-encodes to exactly its bytes, and the two decoders
 // never both accept one input (the agent tells them apart by magic); what a log yields, written to a new log by `append` and loaded again, is the
 // same list.
+import Addresses
 import Foundation
 import FuzzSupport
 import LZ4
@@ -76,16 +77,16 @@ func checkLog(_ input: [UInt8]) {
 func seeds() -> [String: [UInt8]] {
   let device = ID(high: 0x1111, low: 0x2222)
   let tuple = FlowTuple(
-    source: Packets.IPv4Address(10, 0, 0, 2), destination: Packets.IPv4Address(10, 0, 1, 5),
+    source: IPv4Address(10, 0, 0, 2), destination: IPv4Address(10, 0, 1, 5),
     ipProtocol: 6, sourcePort: 40_000, destinationPort: 80)
   let reply = FlowTuple(
-    source: Packets.IPv4Address(10, 0, 1, 5), destination: Packets.IPv4Address(192, 0, 2, 10),
+    source: IPv4Address(10, 0, 1, 5), destination: IPv4Address(192, 0, 2, 10),
     ipProtocol: 6, sourcePort: 80, destinationPort: 1024)
   let nat = NATBinding(
     forwardKey: NATKey(kind: .forwardSNAT, device: device, tuple: tuple),
-    forward: NATTranslation(address: Packets.IPv4Address(192, 0, 2, 10), port: 1024),
+    forward: NATTranslation(address: IPv4Address(192, 0, 2, 10), port: 1024),
     reverseKey: NATKey(kind: .reverseSNAT, device: device, tuple: reply),
-    reverse: NATTranslation(address: Packets.IPv4Address(10, 0, 0, 2), port: 40_000))
+    reverse: NATTranslation(address: IPv4Address(10, 0, 0, 2), port: 40_000))
   let conntrack = FlowStateMessage.encode([.conntrack(ConntrackKey(tuple: tuple, device: device))])
   let both = FlowStateMessage.encode([
     .conntrack(ConntrackKey(tuple: reply, device: device)), .natBinding(nat),

@@ -5,6 +5,7 @@
 //  - a parsed request, written back in the operator's syntax, parses to the same request;
 //  - its first packet (`frame`) is a frame the packet parser reads back with the request's
 //    protocol, addresses and ports.
+import Addresses
 import FuzzSupport
 import Packets
 import Simulation
@@ -22,7 +23,7 @@ runFuzzer { bytes in
 /// `request` as an operator would type it. An icmp request has no ports to write unless an
 /// older parser gave it some.
 func syntax(_ request: TraceRequest) -> String {
-  func endpoint(_ address: Packets.IPv4Address, _ port: UInt16) -> String {
+  func endpoint(_ address: IPv4Address, _ port: UInt16) -> String {
     request.proto == .icmp && port == 0 ? "\(address)" : "\(address):\(port)"
   }
   return "\(request.proto.rawValue) \(endpoint(request.source, request.sourcePort)) > "

@@ -1,3 +1,5 @@
+import Addresses
+
 extension Wire {
   static func condition(_ c: Condition) -> Midge_Topology_V1_Condition {
     var m = Midge_Topology_V1_Condition()
@@ -7,11 +9,11 @@ extension Wire {
     m.invOutPorts = c.invOutPorts
     if let group = c.portGroupId { m.portGroupID = uuid(group) }
     m.invPortGroup = c.invPortGroup
-    if let mac = c.dlSrc { m.dlSrc = mac.value }
-    m.dlSrcMask = c.dlSrcMask.value
+    if let mac = c.dlSrc { m.dlSrc = mac.rawValue }
+    m.dlSrcMask = c.dlSrcMask.rawValue
     m.invDlSrc = c.invDlSrc
-    if let mac = c.dlDst { m.dlDst = mac.value }
-    m.dlDstMask = c.dlDstMask.value
+    if let mac = c.dlDst { m.dlDst = mac.rawValue }
+    m.dlDstMask = c.dlDstMask.rawValue
     m.invDlDst = c.invDlDst
     if let type = c.dlType { m.dlType = UInt32(type) }
     m.invDlType = c.invDlType
@@ -50,11 +52,11 @@ extension Wire {
     c.invOutPorts = m.invOutPorts
     c.portGroupId = m.hasPortGroupID ? id(m.portGroupID) : nil
     c.invPortGroup = m.invPortGroup
-    c.dlSrc = m.hasDlSrc ? MACAddress(m.dlSrc) : nil
-    c.dlSrcMask = m.hasDlSrcMask ? MACAddress(m.dlSrcMask) : .broadcast
+    c.dlSrc = m.hasDlSrc ? MACAddress(rawValue: m.dlSrc) : nil
+    c.dlSrcMask = m.hasDlSrcMask ? MACAddress(rawValue: m.dlSrcMask) : .broadcast
     c.invDlSrc = m.invDlSrc
-    c.dlDst = m.hasDlDst ? MACAddress(m.dlDst) : nil
-    c.dlDstMask = m.hasDlDstMask ? MACAddress(m.dlDstMask) : .broadcast
+    c.dlDst = m.hasDlDst ? MACAddress(rawValue: m.dlDst) : nil
+    c.dlDstMask = m.hasDlDstMask ? MACAddress(rawValue: m.dlDstMask) : .broadcast
     c.invDlDst = m.invDlDst
     if m.hasDlType {
       guard let type = UInt16(exactly: m.dlType) else {

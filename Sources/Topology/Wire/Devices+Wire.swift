@@ -1,3 +1,5 @@
+import Addresses
+
 extension Host: WireCodable {
   public func wireBytes() throws(WireError) -> [UInt8] {
     var m = Midge_Topology_V1_Host()
@@ -26,7 +28,7 @@ extension TunnelZone: WireCodable {
     m.members = members.sorted { $0.key < $1.key }.map { hostID, endpoint in
       var member = Midge_Topology_V1_TunnelZone.Member()
       member.hostID = Wire.uuid(hostID)
-      member.address = endpoint.address.value
+      member.address = endpoint.address.rawValue
       member.port = UInt32(endpoint.port)
       return member
     }
@@ -40,7 +42,8 @@ extension TunnelZone: WireCodable {
     for member in m.members {
       let host = try Wire.requiredID(member.hasHostID, member.hostID, "TunnelZone member host")
       members[host] = Endpoint(
-        address: IPv4Address(member.address), port: try Wire.port(member.port, "tunnel port"))
+        address: IPv4Address(rawValue: member.address),
+        port: try Wire.port(member.port, "tunnel port"))
     }
     self.init(
       id: try Wire.requiredID(m.hasID, m.id, "TunnelZone.id"), name: m.name, members: members,
@@ -119,9 +122,9 @@ extension Port: WireCodable {
     if let hostId { m.hostID = Wire.uuid(hostId) }
     if let interfaceName { m.interfaceName = interfaceName }
     if let peerId { m.peerID = Wire.uuid(peerId) }
-    if let portAddress { m.portAddress = portAddress.value }
+    if let portAddress { m.portAddress = portAddress.rawValue }
     if let portSubnet { m.portSubnet = Wire.prefix(portSubnet) }
-    if let portMAC { m.portMac = portMAC.value }
+    if let portMAC { m.portMac = portMAC.rawValue }
     m.name = name
     m.candidates = candidates.map { candidate in
       var c = Midge_Topology_V1_PortCandidate()
@@ -155,9 +158,9 @@ extension Port: WireCodable {
     hostId = m.hasHostID ? Wire.id(m.hostID) : nil
     interfaceName = m.hasInterfaceName ? m.interfaceName : nil
     peerId = m.hasPeerID ? Wire.id(m.peerID) : nil
-    portAddress = m.hasPortAddress ? IPv4Address(m.portAddress) : nil
+    portAddress = m.hasPortAddress ? IPv4Address(rawValue: m.portAddress) : nil
     portSubnet = m.hasPortSubnet ? try Wire.prefix(m.portSubnet, "Port.portSubnet") : nil
-    portMAC = m.hasPortMac ? MACAddress(m.portMac) : nil
+    portMAC = m.hasPortMac ? MACAddress(rawValue: m.portMac) : nil
     name = m.name
     candidates = try m.candidates.map { (c) throws(WireError) in
       PortCandidate(

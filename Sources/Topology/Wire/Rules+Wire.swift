@@ -1,3 +1,5 @@
+import Addresses
+
 extension Route: WireCodable {
   public func wireBytes() throws(WireError) -> [UInt8] {
     var m = Midge_Topology_V1_Route()
@@ -12,7 +14,7 @@ extension Route: WireCodable {
     case .local: m.nextHop = .local
     }
     if let nextHopPortId { m.nextHopPortID = Wire.uuid(nextHopPortId) }
-    if let nextHopGateway { m.nextHopGateway = nextHopGateway.value }
+    if let nextHopGateway { m.nextHopGateway = nextHopGateway.rawValue }
     m.weight = weight
     m.learned = learned
     return try Wire.encode(m)
@@ -36,7 +38,7 @@ extension Route: WireCodable {
       dstPrefix: m.hasDstPrefix ? try Wire.prefix(m.dstPrefix, "Route.dstPrefix") : .all,
       nextHop: nextHop,
       nextHopPortId: m.hasNextHopPortID ? Wire.id(m.nextHopPortID) : nil,
-      nextHopGateway: m.hasNextHopGateway ? IPv4Address(m.nextHopGateway) : nil,
+      nextHopGateway: m.hasNextHopGateway ? IPv4Address(rawValue: m.nextHopGateway) : nil,
       weight: m.weight, learned: m.learned)
   }
 }
@@ -150,7 +152,7 @@ extension IPAddrGroup: WireCodable {
     var m = Midge_Topology_V1_IPAddrGroup()
     m.id = Wire.uuid(id)
     m.name = name
-    m.addresses = addresses.map(\.value)
+    m.addresses = addresses.map(\.rawValue)
     return try Wire.encode(m)
   }
 
@@ -168,12 +170,12 @@ extension Dhcp: WireCodable {
     m.id = Wire.uuid(id)
     m.bridgeID = Wire.uuid(bridgeId)
     m.subnet = Wire.prefix(subnet)
-    if let gateway { m.gateway = gateway.value }
-    m.dnsServers = dnsServers.map(\.value)
+    if let gateway { m.gateway = gateway.rawValue }
+    m.dnsServers = dnsServers.map(\.rawValue)
     m.hosts = hosts.map { host in
       var entry = Midge_Topology_V1_Dhcp.HostEntry()
-      entry.mac = host.mac.value
-      entry.ip = host.ip.value
+      entry.mac = host.mac.rawValue
+      entry.ip = host.ip.rawValue
       entry.name = host.name
       return entry
     }
@@ -186,10 +188,10 @@ extension Dhcp: WireCodable {
       id: try Wire.requiredID(m.hasID, m.id, "Dhcp.id"),
       bridgeId: try Wire.requiredID(m.hasBridgeID, m.bridgeID, "Dhcp.bridgeId"),
       subnet: try Wire.prefix(m.subnet, "Dhcp.subnet"),
-      gateway: m.hasGateway ? IPv4Address(m.gateway) : nil,
+      gateway: m.hasGateway ? IPv4Address(rawValue: m.gateway) : nil,
       dnsServers: m.dnsServers.map(IPv4Address.init),
       hosts: m.hosts.map {
-        DhcpHost(mac: MACAddress($0.mac), ip: IPv4Address($0.ip), name: $0.name)
+        DhcpHost(mac: MACAddress(rawValue: $0.mac), ip: IPv4Address(rawValue: $0.ip), name: $0.name)
       })
   }
 }

@@ -1,3 +1,4 @@
+import Addresses
 import SwiftProtobuf
 
 /// The NSDB wire format of model objects: protobuf (Proto/midge_topology.proto).
@@ -87,7 +88,7 @@ enum Wire {
 
   static func prefix(_ address: IPv4Prefix) -> Midge_Topology_V1_IPv4Prefix {
     var message = Midge_Topology_V1_IPv4Prefix()
-    message.address = address.address.value
+    message.address = address.address.rawValue
     message.length = UInt32(address.length)
     return message
   }
@@ -98,7 +99,7 @@ enum Wire {
     guard message.length <= 32 else {
       throw WireError(.invalidValue, "\(what) has prefix length \(message.length) (over 32)")
     }
-    return IPv4Prefix(IPv4Address(message.address), length: Int(message.length))
+    return IPv4Prefix(IPv4Address(rawValue: message.address), length: Int(message.length))
   }
 
   static func port(_ value: UInt32, _ what: String) throws(WireError) -> UInt16 {
@@ -135,8 +136,8 @@ enum Wire {
 
   static func natTarget(_ target: NatTarget) -> Midge_Topology_V1_NatTarget {
     var message = Midge_Topology_V1_NatTarget()
-    message.addressFrom = target.addressFrom.value
-    message.addressTo = target.addressTo.value
+    message.addressFrom = target.addressFrom.rawValue
+    message.addressTo = target.addressTo.rawValue
     message.portFrom = UInt32(target.portFrom)
     message.portTo = UInt32(target.portTo)
     return message
@@ -144,7 +145,8 @@ enum Wire {
 
   static func natTarget(_ message: Midge_Topology_V1_NatTarget) throws(WireError) -> NatTarget {
     NatTarget(
-      addressFrom: IPv4Address(message.addressFrom), addressTo: IPv4Address(message.addressTo),
+      addressFrom: IPv4Address(rawValue: message.addressFrom),
+      addressTo: IPv4Address(rawValue: message.addressTo),
       portFrom: try port(message.portFrom, "NAT target port"),
       portTo: try port(message.portTo, "NAT target port"))
   }

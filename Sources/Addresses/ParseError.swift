@@ -1,9 +1,10 @@
 /// Why a textual id or address could not be read.
 ///
-/// The value types of this module (`ID`, `IPv4Address`, `IPv4Prefix`,
-/// `MACAddress`) are written by people in YAML files and read back from the
-/// NSDB, so a failed parse must say which kind of value was expected and show
-/// the offending text; a bare `nil` would leave the operator guessing.
+/// Addresses (this module) and ids (`Topology.ID`) are written by people in
+/// YAML files, CLI flags and trace requests, and read back from the NSDB, so a
+/// failed parse must say which kind of value was expected and show the
+/// offending text; a bare `nil` would leave the operator guessing. One error
+/// type serves all of them so that callers catch one thing.
 public struct ParseError: Error, Hashable, Sendable, CustomStringConvertible {
   /// The kind of value that failed to parse.
   public enum Code: String, Hashable, Sendable, CaseIterable {

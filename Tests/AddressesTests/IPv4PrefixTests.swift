@@ -1,5 +1,22 @@
+import Addresses
 import Testing
-import Topology
+
+/// Parses a test literal; a typo in a test fails that test rather than trapping.
+func ip(_ text: String) -> IPv4Address {
+  guard let address = IPv4Address(text) else {
+    Issue.record("bad test address '\(text)'")
+    return .any
+  }
+  return address
+}
+
+func prefix(_ text: String) -> IPv4Prefix {
+  guard let prefix = IPv4Prefix(text) else {
+    Issue.record("bad test prefix '\(text)'")
+    return .all
+  }
+  return prefix
+}
 
 @Suite struct IPv4PrefixTests {
   @Test func parsePrintRoundTrip() throws {
@@ -74,6 +91,7 @@ import Topology
   @Test(arguments: [
     "10.0.0.0", "10.0.0.0/", "/8", "10.0.0/8", "10.0.0.0/33", "10.0.0.0/08", "10.0.0.0/-1",
     "10.0.0.0/8/8", " 10.0.0.0/8", "10.0.0.0/ 8", "10.0.0.0/8 ", "256.0.0.0/8", "10.0.0.0/100",
+    "10.0.0.0/+8",
   ])
   func parseRejects(_ text: String) {
     #expect(IPv4Prefix(text) == nil)

@@ -65,23 +65,23 @@ public struct IPv4Prefix: Hashable, Sendable, LosslessStringConvertible, Codable
   }
 
   /// The netmask as an address: `/24` is `255.255.255.0`.
-  public var netmask: IPv4Address { IPv4Address(mask) }
+  public var netmask: IPv4Address { IPv4Address(rawValue: mask) }
 
   /// The first address of the block (host bits cleared).
-  public var network: IPv4Address { IPv4Address(address.value & mask) }
+  public var network: IPv4Address { IPv4Address(rawValue: address.rawValue & mask) }
 
   /// The last address of the block (host bits set), the subnet broadcast.
-  public var broadcast: IPv4Address { IPv4Address(address.value | ~mask) }
+  public var broadcast: IPv4Address { IPv4Address(rawValue: address.rawValue | ~mask) }
 
   /// The same block with host bits cleared: `10.0.0.1/24` → `10.0.0.0/24`.
   public var canonical: IPv4Prefix { IPv4Prefix(network, length: length) }
 
   /// Whether the address has no host bits set.
-  public var isCanonical: Bool { address.value & ~mask == 0 }
+  public var isCanonical: Bool { address.rawValue & ~mask == 0 }
 
   /// Whether `candidate` lies in this block.
   public func contains(_ candidate: IPv4Address) -> Bool {
-    candidate.value & mask == address.value & mask
+    candidate.rawValue & mask == address.rawValue & mask
   }
 
   /// Whether every address of `other` lies in this block.
