@@ -29,10 +29,10 @@ public struct ActionTranslator: Sendable {
   }
 
   /// The datapath actions for `actions`.
-  public func translate(_ actions: [Simulation.FlowAction]) -> Result<
-    [DatapathFlowAction], Failure
+  public func translate(_ actions: [FlowAction]) -> Result<
+    [DatapathAction], Failure
   > {
-    var result: [DatapathFlowAction] = []
+    var result: [DatapathAction] = []
     result.reserveCapacity(actions.count)
     for action in actions {
       switch action {

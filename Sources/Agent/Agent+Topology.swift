@@ -60,7 +60,7 @@ extension Agent {
   }
 
   /// Removes every flow tagged with one of `tags`.
-  func invalidate(_ tags: [Simulation.FlowTag]) {
+  func invalidate(_ tags: [FlowTag]) {
     guard let datapath, !tags.isEmpty else { return }
     for tag in tags { datapath.removeAll(taggedWith: FlowTagHasher.hash(tag)) }
     metrics.invalidations.add(UInt64(tags.count), ordering: .relaxed)
@@ -121,7 +121,7 @@ extension Agent {
   func applyMACTable(_ bridge: ID, _ table: [Topology.MACAddress: ID]) {
     let old = macTables[bridge] ?? [:]
     macTables[bridge] = table
-    var tags: [Simulation.FlowTag] = []
+    var tags: [FlowTag] = []
     for mac in Set(old.keys).union(table.keys) where old[mac] != table[mac] {
       let key = MACTableKey(bridge: bridge, vlan: 0, mac: Packets.MACAddress(rawValue: mac.value))
       // A learned entry of ours may already be in the view: nothing to invalidate then.
@@ -152,7 +152,7 @@ extension Agent {
   func applyARPTable(_ router: ID, _ table: [Topology.IPv4Address: Topology.MACAddress]) {
     let old = arpTables[router] ?? [:]
     arpTables[router] = table
-    var tags: [Simulation.FlowTag] = []
+    var tags: [FlowTag] = []
     for ip in Set(old.keys).union(table.keys) where old[ip] != table[ip] {
       let key = DeviceIPKey(device: router, ip: Packets.IPv4Address(rawValue: ip.value))
       let mac = table[ip].map { Packets.MACAddress(rawValue: $0.value) }

@@ -30,7 +30,7 @@ public enum ActionExecutor {
   /// Runs `actions` on `frame`, described by `packet` (kept up to date), with offload
   /// state `offload`, sending through `output`.
   public static func execute<Output: PacketOutput>(
-    _ actions: [FlowAction], packet: inout ParsedPacket, frame: UnsafeMutableRawBufferPointer,
+    _ actions: [DatapathAction], packet: inout ParsedPacket, frame: UnsafeMutableRawBufferPointer,
     offload: VirtioNetHeader = VirtioNetHeader(), output: inout Output
   ) -> Outcome {
     var outputs = 0

@@ -44,7 +44,7 @@ extension PacketLoop {
     case .sendMessage(let bytes, let remote):
       bytes.withUnsafeBytes { message in
         queue.encapsulate(
-          tunnelKey: Datapath.messageTunnelKey, remote: remote, frame: message,
+          tunnelKey: DatapathSwitch.messageTunnelKey, remote: remote, frame: message,
           offload: VirtioNetHeader())
       }
     case .execute(let frame, let actions):
@@ -61,7 +61,7 @@ extension PacketLoop {
   }
 
   /// Runs `actions` on a parked packet.
-  private func run(_ actions: [FlowAction], on parkedPacket: ParkedPacket) {
+  private func run(_ actions: [DatapathAction], on parkedPacket: ParkedPacket) {
     var frame = parkedPacket.frame
     let failedBefore = queue.failed
     let sentBefore = queue.sent

@@ -58,9 +58,9 @@ final class PacketLoop: @unchecked Sendable {
   enum Command: Sendable {
     case install(FlowEntry)
     case remove(FlowMatch)
-    case removeTagged(FlowTag)
-    case completeMiss(FlowMatch, [FlowAction])
-    case execute([UInt8], [FlowAction])
+    case removeTagged(FlowTagHash)
+    case completeMiss(FlowMatch, [DatapathAction])
+    case execute([UInt8], [DatapathAction])
     case sendMessage([UInt8], TunnelEndpoint)
     case addPort(UInt32, PacketSocket)
     case removePort(UInt32)
@@ -272,7 +272,7 @@ final class PacketLoop: @unchecked Sendable {
   /// Decapsulates a tunnel datagram and sends the inner frame to the key's port.
   private func deliverTunnelled(_ payload: UnsafeRawBufferPointer) -> Bool {
     guard let tunnelled = try? VXLANHeader.decapsulate(payload: payload) else { return false }
-    if tunnelled.header.vni == Datapath.messageTunnelKey {
+    if tunnelled.header.vni == DatapathSwitch.messageTunnelKey {
       onEvent(.tunnelMessage(Array(payload[tunnelled.innerRange])))
       return true
     }

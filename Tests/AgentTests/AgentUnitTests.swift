@@ -107,7 +107,7 @@ struct AgentTranslationTests {
   @Test("flow tags hash the same each time and differently for different tags")
   func tags() {
     let mac = Packets.MACAddress(0x02, 0, 0, 0, 0, 7)
-    let tags: [Simulation.FlowTag] = [
+    let tags: [FlowTag] = [
       .device(port1), .port(port1), .chain(port1), .route(port1), .portGroup(port1),
       .ipAddrGroup(port1), .device(port2),
       .bridgeMAC(bridge: port1, vlan: 0, mac: mac), .bridgeMAC(bridge: port1, vlan: 1, mac: mac),

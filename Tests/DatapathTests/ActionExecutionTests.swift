@@ -21,7 +21,7 @@ private struct RecordingOutput: PacketOutput {
 
 /// Runs `actions` on a copy of `frame`, returning the outcome and what was sent.
 private func run(
-  _ actions: [FlowAction], on frame: [UInt8], offload: VirtioNetHeader = VirtioNetHeader()
+  _ actions: [DatapathAction], on frame: [UInt8], offload: VirtioNetHeader = VirtioNetHeader()
 ) throws -> (ActionExecutor.Outcome, RecordingOutput, [UInt8]) {
   var bytes = frame
   var packet = try PacketParser.parse(bytes)

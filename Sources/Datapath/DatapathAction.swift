@@ -1,12 +1,13 @@
 import Packets
 
 /// One action of a flow, in datapath terms: ports are datapath port numbers and tunnels
-/// are endpoints, both chosen by the agent from the simulator's result.
+/// are endpoints, both chosen by the agent from the simulator's result
+/// (`ActionTranslator` maps each `Simulation.FlowAction` to one of these).
 ///
 /// Actions run in order on each packet of the flow, as in OVS: a set-field action
 /// changes what every later output sends, an output sends the frame as it is at that
 /// point. Field rewrites fix the checksums that cover the field incrementally.
-public enum FlowAction: Hashable, Sendable, CustomStringConvertible {
+public enum DatapathAction: Hashable, Sendable, CustomStringConvertible {
   /// Send out of a local interface.
   case output(port: UInt32)
   /// Wrap in a VXLAN-format header carrying `tunnelKey` (the egress port's key) and send
