@@ -27,6 +27,15 @@ public enum DatapathAction: Hashable, Sendable, CustomStringConvertible {
   case setTransportDestination(UInt16)
   /// A router hop: TTL minus one. A packet whose TTL would reach 0 is dropped.
   case decrementTTL
+  /// Set the IPv4 TTL (the IPv4 checksum follows); the simulator restores a TTL this way
+  /// when a flood's branches routed differently.
+  case setTTL(UInt8)
+  /// Insert an 802.1Q header (TPID 0x8100) carrying `tag` in front of any tags the frame
+  /// has, as an access port's frame leaves by a trunk.
+  case pushVLAN(VLANTag)
+  /// Remove the outermost VLAN header, as a trunk's frame leaves by an access port. A
+  /// frame with no tag ends there (like a rewrite of a missing layer).
+  case popVLAN
   /// Stop processing the packet; `reason` is counted and shown in dumps.
   case drop(reason: String)
 
@@ -41,6 +50,9 @@ public enum DatapathAction: Hashable, Sendable, CustomStringConvertible {
     case .setTransportSource(let port): return "set(tp_src=\(port))"
     case .setTransportDestination(let port): return "set(tp_dst=\(port))"
     case .decrementTTL: return "dec_ttl"
+    case .setTTL(let ttl): return "set(ttl=\(ttl))"
+    case .pushVLAN(let tag): return "push_vlan(vid=\(tag.id),pcp=\(tag.priority))"
+    case .popVLAN: return "pop_vlan"
     case .drop(let reason): return "drop(\(reason))"
     }
   }

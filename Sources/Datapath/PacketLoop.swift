@@ -125,8 +125,12 @@ final class PacketLoop: @unchecked Sendable {
     self.onDetached = onDetached
     table = FlowTable(capacity: flowCapacity)
     queue = TransmitQueue()
-    // Room for a virtio_net_hdr and a 64 KB GSO frame.
-    receiveBatch = MessageBatch(capacity: batchSize, bufferSize: 65_536 + 64)
+    // Room for a virtio_net_hdr and a 64 KB GSO frame, and, before a port's frames,
+    // for the VLAN tags its flows push.
+    let headroom: Int
+    if case .port = source { headroom = ActionExecutor.headroom } else { headroom = 0 }
+    receiveBatch = MessageBatch(
+      capacity: batchSize, bufferSize: 65_536 + 64, headroom: headroom)
     receiveBatch.prepareReceive()
     var descriptors: [Int32] = [-1, -1]
     if pipe(&descriptors) == 0 {
