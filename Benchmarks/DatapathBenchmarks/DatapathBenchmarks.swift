@@ -29,7 +29,7 @@ private func populated(_ count: Int) -> (FlowTable, [FlowMatch]) {
     table.install(
       FlowEntry(
         match: match, actions: [.setEthernetDestination(.zero), .output(port: 2)],
-        tags: [FlowTag(UInt64(index % 64))]),
+        tags: [FlowTagHash(UInt64(index % 64))]),
       now: 0)
   }
   var random = SystemRandomNumberGenerator()
@@ -101,7 +101,7 @@ let benchmarks: @Sendable () -> Void = {
   let tagged = Benchmark.Configuration(
     metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(3),
     maxIterations: 50)
-  let shared = FlowTag(high: 7, low: 7)
+  let shared = FlowTagHash(high: 7, low: 7)
   let taggedEntries = (0..<10_000).map {
     FlowEntry(match: udpMatch($0), actions: [.output(port: 2)], tags: [shared])
   }

@@ -138,8 +138,8 @@ struct ForwardingRig {
 
   /// Datapath forwarding: flows vs→vr and vr→vs, installed on the first miss.
   func measureDatapath(seconds: Double) throws -> Double {
-    let holder = Mutex<Datapath?>(nil)
-    let datapath = try Datapath(
+    let holder = Mutex<DatapathSwitch?>(nil)
+    let datapath = try DatapathSwitch(
       logger: Logger(label: "midge.datapath.bench"),
       onMiss: { miss in
         let out: UInt32 = miss.match.ingressPort == 1 ? 2 : 1

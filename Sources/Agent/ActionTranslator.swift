@@ -7,10 +7,11 @@ import Topology
 /// numbers and tunnel endpoints), from what the agent knows right now.
 ///
 /// Pure: the maps come in as values, so the translation is tested without a datapath.
-/// A tunnel to a host with no known endpoint, or an output to a port this host does not
-/// serve, cannot be carried out: the translation fails with a reason and the agent
-/// installs a short drop flow tagged with the port, which is re-simulated when the port
-/// or the host changes.
+/// Every simulated action has a datapath action: the `switch` has no `default`, so a new
+/// simulator action does not compile until it is mapped here. Only missing knowledge
+/// fails a translation: a tunnel to a host with no known endpoint, or an output to a
+/// port this host does not serve. The agent then installs a short drop flow tagged with
+/// the port, which is re-simulated when the port or the host changes.
 public struct ActionTranslator: Sendable {
   /// Local ports: port id → datapath port number.
   public var localPorts: [ID: UInt32]
@@ -29,10 +30,10 @@ public struct ActionTranslator: Sendable {
   }
 
   /// The datapath actions for `actions`.
-  public func translate(_ actions: [Simulation.FlowAction]) -> Result<
-    [DatapathFlowAction], Failure
+  public func translate(_ actions: [FlowAction]) -> Result<
+    [DatapathAction], Failure
   > {
-    var result: [DatapathFlowAction] = []
+    var result: [DatapathAction] = []
     result.reserveCapacity(actions.count)
     for action in actions {
       switch action {
@@ -54,9 +55,9 @@ public struct ActionTranslator: Sendable {
       case .setTransportSource(let port): result.append(.setTransportSource(port))
       case .setTransportDestination(let port): result.append(.setTransportDestination(port))
       case .decrementTTL: result.append(.decrementTTL)
-      case .setTTL, .pushVLAN, .popVLAN:
-        return .failure(
-          Failure(port: nil, description: "the datapath cannot carry out \(action) yet"))
+      case .setTTL(let ttl): result.append(.setTTL(ttl))
+      case .pushVLAN(let vlan): result.append(.pushVLAN(VLANTag(id: vlan)))
+      case .popVLAN: result.append(.popVLAN)
       }
     }
     return .success(result)

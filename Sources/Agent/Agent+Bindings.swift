@@ -29,14 +29,15 @@ extension Agent {
         continue
       }
     }
-    let present = desired.count > attached.count ? Datapath.interfaceNames() : nil
+    let present = desired.count > attached.count ? DatapathSwitch.interfaceNames() : nil
     for (port, want) in desired.sorted(by: { $0.key < $1.key }) where attached[port] == nil {
       let name = snapshot.ports[port]?.name ?? port.description
       if let present, !present.contains(want.interface) {
         noteAttachFailure(port, name, "no interface named \(want.interface)")
         continue
       }
-      guard want.key != 0, want.key != Datapath.tunnelPort, want.key != Datapath.messageTunnelKey,
+      guard want.key != 0, want.key != DatapathSwitch.tunnelPort,
+        want.key != DatapathSwitch.messageTunnelKey,
         portIDs[want.key] == nil
       else {
         noteAttachFailure(port, name, "tunnel key \(want.key) is unusable or already in use")
@@ -140,7 +141,7 @@ extension Agent {
   /// Withdraws learned MAC entries: from the view (invalidating what used them) and,
   /// through the writer, from the bridge's MAC table.
   func withdraw(_ entries: [LearnedMAC]) {
-    var tags: [Simulation.FlowTag] = []
+    var tags: [FlowTag] = []
     for entry in entries {
       learnedMACs[entry] = nil
       let key = MACTableKey(bridge: entry.bridge, vlan: 0, mac: .init(rawValue: entry.mac.rawValue))

@@ -56,8 +56,8 @@ extension Agent {
     let events = self.events
     do {
       let address = AgentConfiguration.ipv4(configuration.tunnelAddress)!
-      datapath = try Datapath(
-        configuration: Datapath.Configuration(
+      datapath = try DatapathSwitch(
+        configuration: DatapathSwitch.Configuration(
           tunnel: TunnelEndpoint(
             address: IPv4Address(rawValue: address), port: configuration.tunnelPort),
           flowCapacity: configuration.flowCapacity),

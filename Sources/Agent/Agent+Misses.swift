@@ -35,7 +35,7 @@ extension Agent {
     switch result.verdict {
     case .forward, .drop:
       let tags = FlowTagHasher.hash(result.tags)
-      var actions: [DatapathFlowAction]
+      var actions: [DatapathAction]
       var hardTimeout: Duration?
       if case .drop(let reason) = result.verdict {
         actions = [.drop(reason: "\(reason)")]

@@ -61,7 +61,7 @@ extension Agent {
   }
 
   /// Removes every flow tagged with one of `tags`.
-  func invalidate(_ tags: [Simulation.FlowTag]) {
+  func invalidate(_ tags: [FlowTag]) {
     guard let datapath, !tags.isEmpty else { return }
     for tag in tags { datapath.removeAll(taggedWith: FlowTagHasher.hash(tag)) }
     metrics.invalidations.add(UInt64(tags.count), ordering: .relaxed)
@@ -120,7 +120,7 @@ extension Agent {
   func applyMACTable(_ bridge: ID, _ table: [MACAddress: ID]) {
     let old = macTables[bridge] ?? [:]
     macTables[bridge] = table
-    var tags: [Simulation.FlowTag] = []
+    var tags: [FlowTag] = []
     for mac in Set(old.keys).union(table.keys) where old[mac] != table[mac] {
       let key = MACTableKey(bridge: bridge, vlan: 0, mac: mac)
       // A learned entry of ours may already be in the view: nothing to invalidate then.
@@ -151,7 +151,7 @@ extension Agent {
   func applyARPTable(_ router: ID, _ table: [IPv4Address: MACAddress]) {
     let old = arpTables[router] ?? [:]
     arpTables[router] = table
-    var tags: [Simulation.FlowTag] = []
+    var tags: [FlowTag] = []
     for ip in Set(old.keys).union(table.keys) where old[ip] != table[ip] {
       let key = DeviceIPKey(device: router, ip: ip)
       let mac = table[ip]

@@ -80,7 +80,7 @@ public actor Agent {
   var portState: PortState?
   var hostState: HostState?
   var writer: NSDBWriter?
-  var datapath: Datapath?
+  var datapath: DatapathSwitch?
   var controlServers: [ControlServer] = []
   var tasks: [Task<Void, Never>] = []
 
@@ -93,7 +93,7 @@ public actor Agent {
   var corruptObjects: [ObjectRef: String] = [:]
   var absentUntil: [ObjectRef: ContinuousClock.Instant] = [:]
   var topologyReady = false
-  var usedTagsSinceSweep = Set<DatapathFlowTag>()
+  var usedTagsSinceSweep = Set<FlowTagHash>()
   var lastTopologySweep = ContinuousClock.now
   var sweepingTopology = false
   var pendingRetryPosted = false

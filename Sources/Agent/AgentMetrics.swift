@@ -138,7 +138,7 @@ public final class AgentMetrics: Sendable {
         "midge_datapath_flow_misses_total", "Packets that matched no flow.",
         datapath.values.reduce(0) { $0 &+ $1.misses })
       for port in ports {
-        let label = port == Datapath.tunnelPort ? "tunnel" : names[port] ?? "\(port)"
+        let label = port == DatapathSwitch.tunnelPort ? "tunnel" : names[port] ?? "\(port)"
         let counters = datapath[port]!
         for (name, help, value) in [
           (

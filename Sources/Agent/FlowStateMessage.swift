@@ -5,7 +5,7 @@ import Simulation
 import Topology
 
 /// Connection-tracking entries and NAT bindings one agent sends another over the tunnel
-/// (key `Datapath.messageTunnelKey`), so that the host which simulates a connection's
+/// (key `DatapathSwitch.messageTunnelKey`), so that the host which simulates a connection's
 /// reply — or takes over a port the connection crosses — knows the connection.
 ///
 /// Wire format: "MFS" and a version byte (1), then an LZ4 frame (`LZ4Frame`) of fixed-size

@@ -12,7 +12,7 @@ import Topology
 /// collision removes a few extra flows (they are simulated again), never too few.
 public enum FlowTagHasher {
   /// The datapath tag for `tag`.
-  public static func hash(_ tag: Simulation.FlowTag) -> DatapathFlowTag {
+  public static func hash(_ tag: FlowTag) -> FlowTagHash {
     switch tag {
     case .device(let id): return mix(1, id)
     case .port(let id): return mix(2, id)
@@ -28,9 +28,9 @@ public enum FlowTagHasher {
   }
 
   /// The datapath tags for `tags`, without duplicates.
-  public static func hash(_ tags: [Simulation.FlowTag]) -> [DatapathFlowTag] {
+  public static func hash(_ tags: [FlowTag]) -> [FlowTagHash] {
     // Flows carry a handful of tags: a linear scan beats a set's allocation.
-    var result: [DatapathFlowTag] = []
+    var result: [FlowTagHash] = []
     result.reserveCapacity(tags.count)
     for tag in tags {
       let hashed = hash(tag)
@@ -39,10 +39,10 @@ public enum FlowTagHasher {
     return result
   }
 
-  private static func mix(_ kind: UInt64, _ id: ID, _ extra: UInt64 = 0) -> DatapathFlowTag {
+  private static func mix(_ kind: UInt64, _ id: ID, _ extra: UInt64 = 0) -> FlowTagHash {
     let high = splitmix(id.high ^ splitmix(kind &* 0x9E37_79B9_7F4A_7C15 ^ extra))
     let low = splitmix(id.low ^ splitmix(high ^ extra ^ kind))
-    return DatapathFlowTag(high: high, low: low)
+    return FlowTagHash(high: high, low: low)
   }
 
   /// SplitMix64's finaliser: a bijective mix of one word.

@@ -1,7 +1,8 @@
 import Addresses
 import Packets
 
-/// Runs a flow's actions on one packet, in order, in place.
+/// Runs a flow's actions on one packet, in order, in place (a VLAN push grows the frame
+/// into the headroom before it; see `FrameBuffer`).
 ///
 /// Set-field actions rewrite the frame and fix the checksums that cover the field
 /// incrementally (RFC 1624, through `ParsedPacket`'s rewriters), so no payload is
@@ -28,44 +29,56 @@ public enum ActionExecutor {
     case rewriteFailed(PacketError.Code)
   }
 
-  /// Runs `actions` on `frame`, described by `packet` (kept up to date), with offload
-  /// state `offload`, sending through `output`.
+  /// Runs `actions` on `frame`, described by `packet` (both kept up to date: a VLAN push
+  /// or pop moves the frame's start), with offload state `offload`, sending through
+  /// `output`.
   public static func execute<Output: PacketOutput>(
-    _ actions: [FlowAction], packet: inout ParsedPacket, frame: UnsafeMutableRawBufferPointer,
+    _ actions: [DatapathAction], packet: inout ParsedPacket, frame: inout FrameBuffer,
     offload: VirtioNetHeader = VirtioNetHeader(), output: inout Output
   ) -> Outcome {
     var outputs = 0
+    var offload = offload
     let partial = offload.isChecksumPartial
     do throws(PacketError) {
       for action in actions {
         switch action {
         case .output(let port):
-          output.output(port: port, frame: UnsafeRawBufferPointer(frame), offload: offload)
+          output.output(port: port, frame: UnsafeRawBufferPointer(frame.bytes), offload: offload)
           outputs += 1
         case .encapsulate(let key, let remote):
           output.encapsulate(
-            tunnelKey: key, remote: remote, frame: UnsafeRawBufferPointer(frame),
+            tunnelKey: key, remote: remote, frame: UnsafeRawBufferPointer(frame.bytes),
             offload: offload)
           outputs += 1
         case .setEthernetSource(let address):
-          packet.setEthernetSource(address, in: frame)
+          packet.setEthernetSource(address, in: frame.bytes)
         case .setEthernetDestination(let address):
-          packet.setEthernetDestination(address, in: frame)
+          packet.setEthernetDestination(address, in: frame.bytes)
         case .setIPv4Source(let address):
-          try rewriteAddress(address, source: true, packet: &packet, frame: frame, partial: partial)
+          try rewriteAddress(
+            address, source: true, packet: &packet, frame: frame.bytes, partial: partial)
         case .setIPv4Destination(let address):
           try rewriteAddress(
-            address, source: false, packet: &packet, frame: frame, partial: partial)
+            address, source: false, packet: &packet, frame: frame.bytes, partial: partial)
         case .setTransportSource(let port):
-          try keepingPartialSum(packet, frame, partial) { () throws(PacketError) in
-            try packet.setTransportSource(port, in: frame)
+          let bytes = frame.bytes
+          try keepingPartialSum(packet, bytes, partial) { () throws(PacketError) in
+            try packet.setTransportSource(port, in: bytes)
           }
         case .setTransportDestination(let port):
-          try keepingPartialSum(packet, frame, partial) { () throws(PacketError) in
-            try packet.setTransportDestination(port, in: frame)
+          let bytes = frame.bytes
+          try keepingPartialSum(packet, bytes, partial) { () throws(PacketError) in
+            try packet.setTransportDestination(port, in: bytes)
           }
         case .decrementTTL:
-          guard try packet.decrementTTL(in: frame) else { return .ttlExpired }
+          guard try packet.decrementTTL(in: frame.bytes) else { return .ttlExpired }
+        case .setTTL(let ttl):
+          // The TTL is not in the pseudo-header, so a partial sum needs nothing.
+          try packet.setTTL(ttl, in: frame.bytes)
+        case .pushVLAN(let tag):
+          try pushVLAN(tag, packet: &packet, frame: &frame, offload: &offload)
+        case .popVLAN:
+          try popVLAN(packet: &packet, frame: &frame, offload: &offload)
         case .drop(let reason):
           return .dropped(reason: reason)
         }

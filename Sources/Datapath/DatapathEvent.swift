@@ -10,12 +10,12 @@ public enum DatapathEvent: Sendable {
   /// Flows left a table (timeouts, eviction). Removals the agent asked for are not
   /// reported again.
   case flowsRemoved([RemovedFlow])
-  /// A message another agent sent with `Datapath.sendMessage` (flow state), as received.
+  /// A message another agent sent with `DatapathSwitch.sendMessage` (flow state), as received.
   case tunnelMessage([UInt8])
 }
 
 /// A packet no flow matched: the agent simulates it and installs a flow (or answers with
-/// `Datapath.completeMiss`). Until then this packet and later ones of the same flow are
+/// `DatapathSwitch.completeMiss`). Until then this packet and later ones of the same flow are
 /// parked in the packet loop, not simulated again.
 public struct DatapathMiss: Sendable {
   /// The packet's match.

@@ -6,9 +6,9 @@ public struct FlowEntry: Hashable, Sendable {
   /// The exact match; its ingress port decides which packet loop serves the flow.
   public var match: FlowMatch
   /// The actions, run in order on each packet.
-  public var actions: [FlowAction]
+  public var actions: [DatapathAction]
   /// The tags under which the flow is indexed for invalidation.
-  public var tags: [FlowTag]
+  public var tags: [FlowTagHash]
   /// Remove the flow after this long without a packet; nil for never.
   public var idleTimeout: Duration?
   /// Remove the flow this long after it was installed, used or not; nil for never.
@@ -16,7 +16,8 @@ public struct FlowEntry: Hashable, Sendable {
 
   /// Creates an entry.
   public init(
-    match: FlowMatch, actions: [FlowAction], tags: [FlowTag] = [], idleTimeout: Duration? = nil,
+    match: FlowMatch, actions: [DatapathAction], tags: [FlowTagHash] = [],
+    idleTimeout: Duration? = nil,
     hardTimeout: Duration? = nil
   ) {
     self.match = match

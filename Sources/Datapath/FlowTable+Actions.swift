@@ -17,13 +17,13 @@ extension FlowTable {
   /// the flows using it. Only the writer touches the dictionary and the counts.
   @usableFromInline
   struct ActionPool: Sendable {
-    @usableFromInline var lists: [[FlowAction]] = []
+    @usableFromInline var lists: [[DatapathAction]] = []
     var users: [Int] = []
-    var ids: [[FlowAction]: UInt32] = [:]
+    var ids: [[DatapathAction]: UInt32] = [:]
     var free: [UInt32] = []
 
     /// The id of `actions`, adding it if no flow uses that list yet.
-    mutating func intern(_ actions: [FlowAction]) -> UInt32 {
+    mutating func intern(_ actions: [DatapathAction]) -> UInt32 {
       if let id = ids[actions] {
         users[Int(id)] += 1
         return id
@@ -55,7 +55,7 @@ extension FlowTable {
 
   /// The actions of a flow found by `lookupBatch`.
   @inlinable
-  public func actions(_ id: ActionSetID) -> [FlowAction] {
+  public func actions(_ id: ActionSetID) -> [DatapathAction] {
     actionPool.lists[Int(id.raw)]
   }
 }

@@ -42,7 +42,7 @@ extension FlowTable {
   }
 
   mutating func insert(_ key: FlowKey, entry: FlowEntry, now: UInt64) {
-    var unique: [FlowTag] = []
+    var unique: [FlowTagHash] = []
     for tag in entry.tags where !unique.contains(tag) { unique.append(tag) }
     var stored = entry
     stored.tags = unique

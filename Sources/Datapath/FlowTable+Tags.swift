@@ -9,7 +9,7 @@ extension FlowTable {
 
   /// Removes every flow indexed under `tag` and returns them.
   @discardableResult
-  public mutating func removeAll(taggedWith tag: FlowTag) -> [RemovedFlow] {
+  public mutating func removeAll(taggedWith tag: FlowTagHash) -> [RemovedFlow] {
     guard let list = tagIndex.removeValue(forKey: tag) else { return [] }
     var removed: [RemovedFlow] = []
     removed.reserveCapacity(list.live)
@@ -22,7 +22,7 @@ extension FlowTable {
   }
 
   /// The number of live flows indexed under `tag`.
-  public func flowCount(taggedWith tag: FlowTag) -> Int {
+  public func flowCount(taggedWith tag: FlowTagHash) -> Int {
     tagIndex[tag]?.live ?? 0
   }
 
@@ -33,7 +33,7 @@ extension FlowTable {
     slot < cold.count && cold[slot].live && cold[slot].generation == generation
   }
 
-  mutating func addTagReference(_ tag: FlowTag, slot: Int, generation: UInt32) {
+  mutating func addTagReference(_ tag: FlowTagHash, slot: Int, generation: UInt32) {
     let reference = UInt64(slot) << 32 | UInt64(generation)
     var list = tagIndex.removeValue(forKey: tag) ?? TagList()
     if list.references.count > 2 * list.live + 16 {
@@ -47,7 +47,7 @@ extension FlowTable {
   }
 
   /// One live flow under `tag` is going away.
-  mutating func dropTagReference(_ tag: FlowTag) {
+  mutating func dropTagReference(_ tag: FlowTagHash) {
     guard let index = tagIndex.index(forKey: tag) else { return }
     tagIndex.values[index].live -= 1
     if tagIndex.values[index].live <= 0 {

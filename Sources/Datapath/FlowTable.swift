@@ -104,7 +104,7 @@ public struct FlowTable: Sendable {
   /// FlowTable+Eviction.swift).
   var evictionCandidates: [EvictionCandidate] = []
   /// Tag → the flows indexed under it.
-  var tagIndex: [FlowTag: TagList] = [:]
+  var tagIndex: [FlowTagHash: TagList] = [:]
 
   /// Creates an empty table holding at most `capacity` flows (at least 1).
   public init(capacity: Int = 1 << 20) {
@@ -119,13 +119,13 @@ public struct FlowTable: Sendable {
   /// Looks up a packet's flow. On a hit, counts the packet (`bytes` long) at time `now`,
   /// marks the flow most recently used and returns its actions; nil on a miss.
   @inlinable
-  public mutating func lookup(_ key: FlowKey, bytes: Int, now: UInt64) -> [FlowAction]? {
+  public mutating func lookup(_ key: FlowKey, bytes: Int, now: UInt64) -> [DatapathAction]? {
     guard let slot = find(key) else { return nil }
     return actionPool.lists[Int(hit(slot, bytes: bytes, now: now))]
   }
 
   /// Looks up by match (packs and hashes it first).
-  public mutating func lookup(_ match: FlowMatch, bytes: Int, now: UInt64) -> [FlowAction]? {
+  public mutating func lookup(_ match: FlowMatch, bytes: Int, now: UInt64) -> [DatapathAction]? {
     lookup(FlowKey(match), bytes: bytes, now: now)
   }
 

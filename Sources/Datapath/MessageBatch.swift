@@ -3,19 +3,24 @@ import Glibc
 
 /// Preallocated buffers, iovecs, addresses and `mmsghdr`s for one recvmmsg/sendmmsg
 /// batch. Owned by one packet loop; freed with `deallocate()`.
+///
+/// Each message's slot is `headroom` free bytes and then its `bufferSize`-byte receive
+/// buffer, so a received frame can grow at its front in place (`FrameBuffer`).
 struct MessageBatch {
   let capacity: Int
   let bufferSize: Int
+  let headroom: Int
   let storage: UnsafeMutableRawPointer
   /// Two per message: a header (VXLAN) and the frame, or a single buffer.
   let vectors: UnsafeMutablePointer<iovec>
   let headers: UnsafeMutablePointer<midge_dp_mmsghdr>
   let names: UnsafeMutablePointer<sockaddr_storage>
 
-  init(capacity: Int, bufferSize: Int) {
+  init(capacity: Int, bufferSize: Int, headroom: Int = 0) {
     self.capacity = capacity
     self.bufferSize = bufferSize
-    storage = .allocate(byteCount: capacity * bufferSize, alignment: 64)
+    self.headroom = headroom
+    storage = .allocate(byteCount: capacity * (headroom + bufferSize), alignment: 64)
     vectors = .allocate(capacity: capacity * 2)
     vectors.initialize(repeating: iovec(), count: capacity * 2)
     headers = .allocate(capacity: capacity)
@@ -31,9 +36,14 @@ struct MessageBatch {
     names.deallocate()
   }
 
-  /// The i-th receive buffer.
+  /// The i-th receive buffer (where recvmmsg writes).
   func buffer(_ index: Int) -> UnsafeMutableRawPointer {
-    storage + index * bufferSize
+    slot(index) + headroom
+  }
+
+  /// The i-th slot: its headroom, then its receive buffer.
+  func slot(_ index: Int) -> UnsafeMutableRawPointer {
+    storage + index * (headroom + bufferSize)
   }
 
   /// Points every message at its whole buffer, ready for recvmmsg.

@@ -44,7 +44,7 @@ extension PacketLoop {
     case .sendMessage(let bytes, let remote):
       bytes.withUnsafeBytes { message in
         queue.encapsulate(
-          tunnelKey: Datapath.messageTunnelKey, remote: remote, frame: message,
+          tunnelKey: DatapathSwitch.messageTunnelKey, remote: remote, frame: message,
           offload: VirtioNetHeader())
       }
     case .execute(let frame, let actions):
@@ -60,15 +60,22 @@ extension PacketLoop {
     }
   }
 
-  /// Runs `actions` on a parked packet.
-  private func run(_ actions: [FlowAction], on parkedPacket: ParkedPacket) {
-    var frame = parkedPacket.frame
+  /// Runs `actions` on a parked packet, copied behind `ActionExecutor.headroom` free bytes
+  /// so a VLAN push has room, as in a receive slot.
+  private func run(_ actions: [DatapathAction], on parkedPacket: ParkedPacket) {
+    let headroom = ActionExecutor.headroom
+    let count = parkedPacket.frame.count
+    var storage = [UInt8](repeating: 0, count: headroom + count)
     let failedBefore = queue.failed
     let sentBefore = queue.sent
-    frame.withUnsafeMutableBytes { bytes in
-      guard var packet = try? PacketParser.parse(UnsafeRawBufferPointer(bytes)) else { return }
+    storage.withUnsafeMutableBytes { bytes in
+      guard var frame = FrameBuffer(storage: bytes, start: headroom, count: count) else { return }
+      frame.bytes.copyBytes(from: parkedPacket.frame)
+      guard var packet = try? PacketParser.parse(UnsafeRawBufferPointer(frame.bytes)) else {
+        return
+      }
       _ = ActionExecutor.execute(
-        actions, packet: &packet, frame: bytes, offload: parkedPacket.offload, output: &queue)
+        actions, packet: &packet, frame: &frame, offload: parkedPacket.offload, output: &queue)
     }
     queue.flush()
     counters.transmitted.add(queue.sent &- sentBefore, ordering: .relaxed)

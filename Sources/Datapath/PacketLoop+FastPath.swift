@@ -18,7 +18,9 @@ extension PacketLoop {
   struct StagedFrame {
     var packet: ParsedPacket
     var match: FlowMatch
-    var frame: UnsafeMutableRawBufferPointer
+    /// The frame in its receive slot, with the slot's headroom and the virtio_net_hdr's
+    /// bytes (read by then) before it to grow into.
+    var frame: FrameBuffer
     var offload: VirtioNetHeader
   }
 
@@ -60,8 +62,17 @@ extension PacketLoop {
       tally.accepted += 1
       let base = receiveBatch.buffer(index)
       var offload = VirtioNetHeader(UnsafeRawBufferPointer(start: base, count: 10))
-      let frame = UnsafeMutableRawBufferPointer(
-        start: base + VirtioNetHeader.size, count: length - VirtioNetHeader.size)
+      let slot = UnsafeMutableRawBufferPointer(
+        start: receiveBatch.slot(index), count: receiveBatch.headroom + length)
+      guard
+        let buffer = FrameBuffer(
+          storage: slot, start: receiveBatch.headroom + VirtioNetHeader.size,
+          count: length - VirtioNetHeader.size)
+      else {
+        tally.dropped += 1
+        continue
+      }
+      let frame = buffer.bytes
       if offload.isChecksumPartial && !offload.isGSO {
         guard offload.completeChecksum(in: frame) else {
           tally.dropped += 1
@@ -74,7 +85,7 @@ extension PacketLoop {
       }
       let match = FlowMatch(packet, ingressPort: port)
       scratch.staged.append(
-        StagedFrame(packet: packet, match: match, frame: frame, offload: offload))
+        StagedFrame(packet: packet, match: match, frame: buffer, offload: offload))
       scratch.keys.append(FlowKey(match))
       scratch.lengths.append(frame.count)
     }
@@ -93,13 +104,14 @@ extension PacketLoop {
       if actionSet.isMiss {
         park(
           key: scratch.keys[position], match: staged.match,
-          frame: UnsafeRawBufferPointer(staged.frame), offload: staged.offload, now: now)
+          frame: UnsafeRawBufferPointer(staged.frame.bytes), offload: staged.offload, now: now)
         tally.misses += 1
         continue
       }
       var packet = staged.packet
+      var frame = staged.frame
       let outcome = ActionExecutor.execute(
-        table.actions(actionSet), packet: &packet, frame: staged.frame,
+        table.actions(actionSet), packet: &packet, frame: &frame,
         offload: staged.offload, output: &queue)
       if case .completed = outcome { tally.hits += 1 } else { tally.dropped += 1 }
     }

@@ -58,9 +58,9 @@ final class PacketLoop: @unchecked Sendable {
   enum Command: Sendable {
     case install(FlowEntry)
     case remove(FlowMatch)
-    case removeTagged(FlowTag)
-    case completeMiss(FlowMatch, [FlowAction])
-    case execute([UInt8], [FlowAction])
+    case removeTagged(FlowTagHash)
+    case completeMiss(FlowMatch, [DatapathAction])
+    case execute([UInt8], [DatapathAction])
     case sendMessage([UInt8], TunnelEndpoint)
     case addPort(UInt32, PacketSocket)
     case removePort(UInt32)
@@ -125,8 +125,12 @@ final class PacketLoop: @unchecked Sendable {
     self.onDetached = onDetached
     table = FlowTable(capacity: flowCapacity)
     queue = TransmitQueue()
-    // Room for a virtio_net_hdr and a 64 KB GSO frame.
-    receiveBatch = MessageBatch(capacity: batchSize, bufferSize: 65_536 + 64)
+    // Room for a virtio_net_hdr and a 64 KB GSO frame, and, before a port's frames,
+    // for the VLAN tags its flows push.
+    let headroom: Int
+    if case .port = source { headroom = ActionExecutor.headroom } else { headroom = 0 }
+    receiveBatch = MessageBatch(
+      capacity: batchSize, bufferSize: 65_536 + 64, headroom: headroom)
     receiveBatch.prepareReceive()
     var descriptors: [Int32] = [-1, -1]
     if pipe(&descriptors) == 0 {
@@ -272,7 +276,7 @@ final class PacketLoop: @unchecked Sendable {
   /// Decapsulates a tunnel datagram and sends the inner frame to the key's port.
   private func deliverTunnelled(_ payload: UnsafeRawBufferPointer) -> Bool {
     guard let tunnelled = try? VXLANHeader.decapsulate(payload: payload) else { return false }
-    if tunnelled.header.vni == Datapath.messageTunnelKey {
+    if tunnelled.header.vni == DatapathSwitch.messageTunnelKey {
       onEvent(.tunnelMessage(Array(payload[tunnelled.innerRange])))
       return true
     }

@@ -12,7 +12,7 @@ import Packets
 /// its own sequence number, FIN and PSH only on the last segment and CWR only on the
 /// first, and a complete TCP checksum.
 public struct TCPSegmenter: Hashable, Sendable {
-  /// Where the IPv4 header starts (after Ethernet, and 802.1Q when present).
+  /// Where the IPv4 header starts (after Ethernet and its VLAN tags).
   public let networkOffset: Int
   /// Where the TCP header starts.
   public let transportOffset: Int
@@ -30,9 +30,11 @@ public struct TCPSegmenter: Hashable, Sendable {
     else { return nil }
     var l3 = 14
     var etherType = UInt16(frame[12]) << 8 | UInt16(frame[13])
-    if etherType == 0x8100, frame.count >= 18 {
-      l3 = 18
-      etherType = UInt16(frame[16]) << 8 | UInt16(frame[17])
+    // Any number of tags: a flow may push one onto a frame that already has one.
+    while EtherType(rawValue: etherType).isVLANTag {
+      guard frame.count >= l3 + 4 else { return nil }
+      etherType = UInt16(frame[l3 + 2]) << 8 | UInt16(frame[l3 + 3])
+      l3 += 4
     }
     guard etherType == 0x0800, frame.count >= l3 + 20, frame[l3] >> 4 == 4, frame[l3 + 9] == 6
     else { return nil }

@@ -46,6 +46,13 @@ extension ParsedPacket {
     }
   }
 
+  /// Sets the TTL; see `setTTL(_:in:)`.
+  public mutating func setTTL(_ ttl: UInt8, in frame: inout [UInt8]) throws(PacketError) {
+    try withMutableFrame(&frame) { (packet, bytes) throws(PacketError) in
+      try packet.setTTL(ttl, in: bytes)
+    }
+  }
+
   /// Sets the Ethernet source.
   public mutating func setEthernetSource(_ address: MACAddress, in frame: inout [UInt8]) {
     frame.withUnsafeMutableBytes { setEthernetSource(address, in: $0) }

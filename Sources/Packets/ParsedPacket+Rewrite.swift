@@ -123,6 +123,24 @@ extension ParsedPacket {
     return true
   }
 
+  /// Sets the TTL, updating the IPv4 checksum incrementally. The simulator restores a TTL
+  /// this way when a flood's branches routed differently; unlike `decrementTTL` any value
+  /// is taken, 0 included, since the simulation already decided the packet goes out.
+  public mutating func setTTL(_ ttl: UInt8, in frame: UnsafeMutableRawBufferPointer)
+    throws(PacketError)
+  {
+    try checkFrame(frame)
+    guard var ip = ipv4 else { throw PacketError(.missingLayer, "no IPv4 header") }
+    // TTL shares its 16-bit checksum word with the protocol byte.
+    let old = UInt16(ip.ttl) << 8 | UInt16(ip.ipProtocol.rawValue)
+    let new = UInt16(ttl) << 8 | UInt16(ip.ipProtocol.rawValue)
+    ip.ttl = ttl
+    frame.writeUInt8(ttl, at: networkOffset + 8)
+    ip.checksum = Checksum.update(ip.checksum, old: old, new: new)
+    frame.writeUInt16(ip.checksum, at: networkOffset + 10)
+    ipv4 = ip
+  }
+
   private func checkFrame(_ frame: UnsafeMutableRawBufferPointer) throws(PacketError) {
     guard frame.count >= frameLength else {
       throw PacketError(.invalidArgument, "frame shorter than the parsed packet")

@@ -136,7 +136,7 @@ struct BenchAgent: AsyncParsableCommand {
         }
         guard attached else { throw CommandError("not every agent attached its port") }
         let injectors = try veths.map { try FrameInjector(interface: $0.injectSide) }
-        let tag = FlowTagHasher.hash(Simulation.FlowTag.chain(chain.id))
+        let tag = FlowTagHasher.hash(FlowTag.chain(chain.id))
         func chainFlows(_ agent: Agent) async -> Int {
           await agent.dumpFlows().count { $0.entry.tags.contains(tag) }
         }

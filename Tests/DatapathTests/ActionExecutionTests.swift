@@ -4,12 +4,12 @@ import Packets
 import Testing
 
 /// Records what the executor sends.
-private struct RecordingOutput: PacketOutput {
-  var sent: [(port: UInt32, frame: [UInt8])] = []
+struct RecordingOutput: PacketOutput {
+  var sent: [(port: UInt32, frame: [UInt8], offload: VirtioNetHeader)] = []
   var tunnelled: [(key: UInt32, remote: TunnelEndpoint, frame: [UInt8])] = []
 
   mutating func output(port: UInt32, frame: UnsafeRawBufferPointer, offload: VirtioNetHeader) {
-    sent.append((port, Array(frame)))
+    sent.append((port, Array(frame), offload))
   }
 
   mutating func encapsulate(
@@ -20,22 +20,45 @@ private struct RecordingOutput: PacketOutput {
   }
 }
 
+/// What running actions on a frame did.
+struct Execution {
+  var outcome: ActionExecutor.Outcome
+  var output: RecordingOutput
+  /// The frame after the actions (where a push or pop left it).
+  var frame: [UInt8]
+  /// The executor's description of it.
+  var packet: ParsedPacket
+}
+
+/// Runs `actions` on a copy of `frame` placed `headroom` bytes into a buffer, as the
+/// packet loop places received frames.
+func execute(
+  _ actions: [DatapathAction], on frame: [UInt8], offload: VirtioNetHeader = VirtioNetHeader(),
+  headroom: Int = ActionExecutor.headroom
+) throws -> Execution {
+  var storage = [UInt8](repeating: 0xEE, count: headroom + frame.count)
+  var packet = try PacketParser.parse(frame)
+  var output = RecordingOutput()
+  let (outcome, result) = try storage.withUnsafeMutableBytes { bytes in
+    var buffer = try #require(FrameBuffer(storage: bytes, start: headroom, count: frame.count))
+    buffer.bytes.copyBytes(from: frame)
+    let outcome = ActionExecutor.execute(
+      actions, packet: &packet, frame: &buffer, offload: offload, output: &output)
+    return (outcome, Array(buffer.bytes))
+  }
+  return Execution(outcome: outcome, output: output, frame: result, packet: packet)
+}
+
 /// Runs `actions` on a copy of `frame`, returning the outcome and what was sent.
 private func run(
-  _ actions: [FlowAction], on frame: [UInt8], offload: VirtioNetHeader = VirtioNetHeader()
+  _ actions: [DatapathAction], on frame: [UInt8], offload: VirtioNetHeader = VirtioNetHeader()
 ) throws -> (ActionExecutor.Outcome, RecordingOutput, [UInt8]) {
-  var bytes = frame
-  var packet = try PacketParser.parse(bytes)
-  var output = RecordingOutput()
-  let outcome = bytes.withUnsafeMutableBytes { buffer in
-    ActionExecutor.execute(
-      actions, packet: &packet, frame: buffer, offload: offload, output: &output)
-  }
-  return (outcome, output, bytes)
+  let execution = try execute(actions, on: frame, offload: offload)
+  return (execution.outcome, execution.output, execution.frame)
 }
 
 /// Parses `frame` and checks both checksums verify.
-private func expectValidChecksums(_ frame: [UInt8]) throws {
+func expectValidChecksums(_ frame: [UInt8]) throws {
   let packet = try PacketParser.parse(frame)
   #expect(packet.isIPv4ChecksumValid(in: frame) == true)
   #expect(packet.isTransportChecksumValid(in: frame) == true)
@@ -130,7 +153,7 @@ struct ActionExecutionTests {
 
   @Test("a partial checksum is completed in software", arguments: ["udp", "tcp"])
   func completePartial(kind: String) throws {
-    var (frame, offload) = try partialFrame(kind)
+    var (frame, offload) = try Self.partialFrame(kind)
     let complete = frame.withUnsafeMutableBytes { offload.completeChecksum(in: $0) }
     #expect(complete)
     #expect(!offload.isChecksumPartial)
@@ -143,7 +166,7 @@ struct ActionExecutionTests {
       "udp", "tcp",
     ])
   func rewritePartial(kind: String) throws {
-    let (frame, offload) = try partialFrame(kind)
+    let (frame, offload) = try Self.partialFrame(kind)
     var gso = offload
     gso.gsoType = kind == "udp" ? VirtioNetHeader.gsoUDPL4 : VirtioNetHeader.gsoTCPv4
     let (outcome, output, _) = try run(
@@ -161,7 +184,7 @@ struct ActionExecutionTests {
 
   /// A frame as a veth with TX checksum offload hands it over: the transport checksum
   /// field holds the (uncomplemented) pseudo-header sum.
-  private func partialFrame(_ kind: String) throws -> ([UInt8], VirtioNetHeader) {
+  static func partialFrame(_ kind: String) throws -> ([UInt8], VirtioNetHeader) {
     var frame = kind == "udp" ? try Fixture.udpFrame() : try Fixture.tcpFrame()
     let packet = try PacketParser.parse(frame)
     let ip = try #require(packet.ipv4)

@@ -15,13 +15,13 @@ struct DatapathIntegrationTests {
   /// A datapath bridging ports 1 and 2 by hand-installed flows, and two VMs.
   private func bridge(
     _ fixture: NetworkFixture, subnet: UInt8
-  ) throws -> (Datapath, MissInstaller, NetworkFixture.VM, NetworkFixture.VM) {
-    let installer = MissInstaller(tag: FlowTag(high: 1, low: 2)) { port in
+  ) throws -> (DatapathSwitch, MissInstaller, NetworkFixture.VM, NetworkFixture.VM) {
+    let installer = MissInstaller(tag: FlowTagHash(high: 1, low: 2)) { port in
       [.output(port: port == 1 ? 2 : 1)]
     }
     let a = try fixture.addVM(IPv4Address(10, 199, subnet, 1))
     let b = try fixture.addVM(IPv4Address(10, 199, subnet, 2))
-    let datapath = try Datapath(logger: Self.logger, onMiss: { installer.handle($0) })
+    let datapath = try DatapathSwitch(logger: Self.logger, onMiss: { installer.handle($0) })
     installer.datapath.withLock { $0 = datapath }
     try datapath.attach(interface: a.rootInterface, port: 1)
     try datapath.attach(interface: b.rootInterface, port: 2)
@@ -109,16 +109,16 @@ struct DatapathIntegrationTests {
     let keyB: UInt32 = 2_002
     let peerOfA = Mutex<TunnelEndpoint?>(nil)
     let peerOfB = Mutex<TunnelEndpoint?>(nil)
-    let installerA = MissInstaller(tag: FlowTag(9)) { _ in
+    let installerA = MissInstaller(tag: FlowTagHash(9)) { _ in
       [.encapsulate(tunnelKey: keyB, remote: peerOfA.withLock { $0! })]
     }
-    let installerB = MissInstaller(tag: FlowTag(9)) { _ in
+    let installerB = MissInstaller(tag: FlowTagHash(9)) { _ in
       [.encapsulate(tunnelKey: keyA, remote: peerOfB.withLock { $0! })]
     }
-    let hostA = try Datapath(
+    let hostA = try DatapathSwitch(
       configuration: .init(tunnel: local), logger: Self.logger, onMiss: { installerA.handle($0) })
     defer { hostA.stop() }
-    let hostB = try Datapath(
+    let hostB = try DatapathSwitch(
       configuration: .init(tunnel: local), logger: Self.logger, onMiss: { installerB.handle($0) })
     defer { hostB.stop() }
     peerOfA.withLock { $0 = hostB.tunnelEndpoint }
@@ -131,7 +131,7 @@ struct DatapathIntegrationTests {
     hostB.setTunnelKey(keyB, port: 1)
 
     #expect(fixture.ping(from: a, to: b.address))
-    #expect((hostB.counters()[Datapath.tunnelPort]?.received ?? 0) > 0)
+    #expect((hostB.counters()[DatapathSwitch.tunnelPort]?.received ?? 0) > 0)
   }
 
   @Test("an interface that disappears is reported and detached, not fatal")
@@ -161,7 +161,7 @@ struct DatapathIntegrationTests {
     let a = try fixture.addVM(IPv4Address(10, 199, 5, 1))
     let b = try fixture.addVM(IPv4Address(10, 199, 5, 2))
     let events = Mutex<[DatapathEvent]>([])
-    let datapath = try Datapath(
+    let datapath = try DatapathSwitch(
       logger: Self.logger, onMiss: { _ in },
       onEvent: { event in events.withLock { $0.append(event) } })
     defer { datapath.stop() }
@@ -202,7 +202,7 @@ struct DatapathIntegrationTests {
     let a = try fixture.addVM(IPv4Address(10, 199, 6, 1))
     let b = try fixture.addVM(IPv4Address(10, 199, 6, 2))
     let misses = Mutex<[DatapathMiss]>([])
-    let datapath = try Datapath(
+    let datapath = try DatapathSwitch(
       logger: Self.logger, onMiss: { miss in misses.withLock { $0.append(miss) } })
     defer { datapath.stop() }
     try datapath.attach(interface: a.rootInterface, port: 1)

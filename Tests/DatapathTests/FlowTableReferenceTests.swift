@@ -29,7 +29,7 @@ private struct ReferenceFlowTable {
     if flows.count >= capacity, let last = flows.popLast() {
       evicted = RemovedFlow(snapshot: Self.snapshot(last), reason: .evicted)
     }
-    var unique: [FlowTag] = []
+    var unique: [FlowTagHash] = []
     for tag in entry.tags where !unique.contains(tag) { unique.append(tag) }
     var stored = entry
     stored.tags = unique
@@ -40,7 +40,7 @@ private struct ReferenceFlowTable {
     return evicted
   }
 
-  mutating func lookup(_ match: FlowMatch, bytes: Int, now: UInt64) -> [FlowAction]? {
+  mutating func lookup(_ match: FlowMatch, bytes: Int, now: UInt64) -> [DatapathAction]? {
     guard let position = flows.firstIndex(where: { $0.entry.match == match }) else { return nil }
     var flow = flows.remove(at: position)
     flow.stats.packets += 1
@@ -55,7 +55,7 @@ private struct ReferenceFlowTable {
     return RemovedFlow(snapshot: Self.snapshot(flows.remove(at: position)), reason: .removed)
   }
 
-  mutating func removeAll(taggedWith tag: FlowTag) -> [RemovedFlow] {
+  mutating func removeAll(taggedWith tag: FlowTagHash) -> [RemovedFlow] {
     let gone = flows.filter { $0.entry.tags.contains(tag) }
     flows.removeAll { $0.entry.tags.contains(tag) }
     return gone.map { RemovedFlow(snapshot: Self.snapshot($0), reason: .tagInvalidated) }
@@ -104,7 +104,7 @@ struct FlowTableReferenceTests {
     arp.arpSenderProtocolAddress = Fixture.ipA
     pool.append(arp)
     pool.append(FlowMatch(ingressPort: 3, ethernetSource: Fixture.macB, etherType: .ipv6))
-    let tags = (0..<6).map { FlowTag(UInt64($0)) }
+    let tags = (0..<6).map { FlowTagHash(UInt64($0)) }
     var now: UInt64 = 1_000
 
     for step in 0..<3_000 {
@@ -168,9 +168,9 @@ struct FlowTableReferenceTests {
   @Test("remove by tag leaves other flows and keeps the index consistent at scale")
   func tagsAtScale() {
     var table = FlowTable(capacity: 100_000)
-    let shared = FlowTag(high: 1, low: 1)
+    let shared = FlowTagHash(high: 1, low: 1)
     for index in 0..<10_000 {
-      let tags = [shared, FlowTag(UInt64(index % 10))]
+      let tags = [shared, FlowTagHash(UInt64(index % 10))]
       table.install(
         FlowEntry(match: Fixture.udpMatch(index), actions: [.output(port: 2)], tags: tags),
         now: 0)
@@ -180,7 +180,7 @@ struct FlowTableReferenceTests {
         FlowEntry(match: Fixture.udpMatch(index), actions: [.output(port: 3)]), now: 0)
     }
     #expect(table.flowCount(taggedWith: shared) == 10_000)
-    #expect(table.removeAll(taggedWith: FlowTag(3)).count == 1_000)
+    #expect(table.removeAll(taggedWith: FlowTagHash(3)).count == 1_000)
     #expect(table.removeAll(taggedWith: shared).count == 9_000)
     #expect(table.count == 2_000)
     #expect(table.tagCount == 0)

@@ -158,13 +158,13 @@ struct NamespacedUDPSocket: ~Copyable {
 /// A test's stand-in for the agent: on a miss, installs a flow sending the packet to
 /// `route(ingressPort)` tagged `tag`, while `installing` is true; counts misses.
 final class MissInstaller: Sendable {
-  let datapath = Mutex<Datapath?>(nil)
+  let datapath = Mutex<DatapathSwitch?>(nil)
   let installing = Atomic<Bool>(true)
   let misses = Atomic<Int>(0)
-  let tag: FlowTag
-  let route: @Sendable (UInt32) -> [FlowAction]
+  let tag: FlowTagHash
+  let route: @Sendable (UInt32) -> [DatapathAction]
 
-  init(tag: FlowTag, route: @escaping @Sendable (UInt32) -> [FlowAction]) {
+  init(tag: FlowTagHash, route: @escaping @Sendable (UInt32) -> [DatapathAction]) {
     self.tag = tag
     self.route = route
   }

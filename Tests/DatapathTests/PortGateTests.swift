@@ -21,12 +21,12 @@ struct PortGateTests {
     }
     let fixture = NetworkFixture()
     defer { fixture.cleanUp() }
-    let installer = MissInstaller(tag: FlowTag(high: 3, low: 4)) { port in
+    let installer = MissInstaller(tag: FlowTagHash(high: 3, low: 4)) { port in
       [.output(port: port == 1 ? 2 : 1)]
     }
     let a = try fixture.addVM(IPv4Address(10, 199, 9, 1))
     let b = try fixture.addVM(IPv4Address(10, 199, 9, 2))
-    let datapath = try Datapath(logger: Self.logger, onMiss: { installer.handle($0) })
+    let datapath = try DatapathSwitch(logger: Self.logger, onMiss: { installer.handle($0) })
     defer { datapath.stop() }
     installer.datapath.withLock { $0 = datapath }
     try datapath.attach(interface: a.rootInterface, port: 1)

@@ -55,6 +55,31 @@ struct TCPSegmenterTests {
     }
   }
 
+  @Test("behind two VLAN tags (a push onto a trunk frame) the segments keep both tags")
+  func stackedTags() throws {
+    let (frame, offload) = try superPacket()
+    let tags: [UInt8] = [0x81, 0x00, 0x00, 0x64, 0x81, 0x00, 0x00, 0x07]
+    let tagged = Array(frame[..<12]) + tags + Array(frame[12...])
+    func segments(of input: [UInt8]) throws -> [[UInt8]] {
+      try input.withUnsafeBytes { bytes in
+        let segmenter = try #require(TCPSegmenter(frame: bytes, offload: offload))
+        var output = [UInt8](repeating: 0, count: 2048)
+        return (0..<segmenter.segmentCount).map { index in
+          let length = output.withUnsafeMutableBytes {
+            segmenter.writeSegment(index, of: bytes, to: $0)
+          }
+          return Array(output[..<length])
+        }
+      }
+    }
+    let plain = try segments(of: frame)
+    let stacked = try segments(of: tagged)
+    #expect(stacked.count == plain.count)
+    for (segment, expected) in zip(stacked, plain) {
+      #expect(segment == Array(expected[..<12]) + tags + Array(expected[12...]))
+    }
+  }
+
   @Test("frames that are not TCPv4 GSO super-packets are refused")
   func refusals() throws {
     let (frame, offload) = try superPacket()

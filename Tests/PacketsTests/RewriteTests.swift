@@ -88,6 +88,22 @@ import Testing
     }
   }
 
+  @Test func setTTLUpdatesTheIPv4ChecksumIncrementally() throws {
+    for ttl: UInt8 in [0, 1, 64, 128, 255] {
+      var frame = try Fixture.udpFrame()
+      var packet = try PacketParser.parse(frame)
+      var ip = Fixture.ip
+      ip.ttl = ttl
+      let expected = try PacketBuilder.udp(
+        ethernet: Fixture.link, ipv4: ip, sourcePort: 5353, destinationPort: 53,
+        payload: [1, 2, 3, 4, 5])
+      try packet.setTTL(ttl, in: &frame)
+      #expect(frame == expected)
+      #expect(packet.isIPv4ChecksumValid(in: frame) == true)
+      #expect(packet == (try PacketParser.parse(frame)))
+    }
+  }
+
   @Test func zeroUDPChecksumStaysZero() throws {
     var frame = try PacketBuilder.udp(
       ethernet: Fixture.link, ipv4: Fixture.ip, sourcePort: 1, destinationPort: 2,

@@ -1,6 +1,6 @@
 import Glibc
 
-extension Datapath {
+extension DatapathSwitch {
   /// The names of the network interfaces of this namespace, from one `if_nameindex(3)`
   /// call (a netlink dump). An agent bound to thousands of ports whose interfaces do not
   /// exist yet checks this set instead of trying each one: a failed attach costs a

@@ -3,8 +3,10 @@
 /// by hashing the simulator's tag to 128 bits) and invalidates it when the thing changes.
 ///
 /// Two words rather than a topology enum so the datapath does not depend on Topology or
-/// Simulation, and so indexing and comparing a tag costs two machine words.
-public struct FlowTag: Hashable, Sendable, CustomStringConvertible {
+/// Simulation, and so indexing and comparing a tag costs two machine words. Named for
+/// what it holds — the hash of a `Simulation.FlowTag` (`FlowTagHasher` in Agent) — so the
+/// two tag types never clash in a file that imports both modules.
+public struct FlowTagHash: Hashable, Sendable, CustomStringConvertible {
   /// The high word.
   public var high: UInt64
   /// The low word.

@@ -2,14 +2,16 @@ import Logging
 import Packets
 import Synchronization
 
-/// The datapath of one host: local interfaces attached as numbered ports, an optional
-/// UDP tunnel endpoint, and a flow table per packet loop (see PacketLoop.swift and
-/// FlowTable.swift for the design).
+/// The datapath of one host, a software switch: local interfaces attached as numbered
+/// ports, an optional UDP tunnel endpoint, and a flow table per packet loop (see
+/// PacketLoop.swift and FlowTable.swift for the design). Named `DatapathSwitch`, not
+/// `Datapath`, so it does not shadow its module (`Datapath.DatapathSwitch` stays
+/// writable).
 ///
 /// Thread safe; every method may be called from any thread or task. Flow operations are
 /// posted to the packet loops and take effect within one batch (at most ~100 ms on an
 /// idle interface).
-public final class Datapath: Sendable {
+public final class DatapathSwitch: Sendable {
   /// How the datapath is set up.
   public struct Configuration: Sendable {
     /// The local tunnel endpoint (address and UDP port; port 0 picks one); nil for no
@@ -161,19 +163,19 @@ public final class Datapath: Sendable {
   }
 
   /// Removes every flow tagged `tag`, in every loop.
-  public func removeAll(taggedWith tag: FlowTag) {
+  public func removeAll(taggedWith tag: FlowTagHash) {
     for loop in allPortLoops() { loop.post(.removeTagged(tag)) }
   }
 
   /// Sends the packets parked for `match` through `actions` without installing a flow.
-  public func completeMiss(_ match: FlowMatch, actions: [FlowAction]) {
+  public func completeMiss(_ match: FlowMatch, actions: [DatapathAction]) {
     loop(for: match.ingressPort)?.post(.completeMiss(match, actions))
   }
 
   /// Runs `actions` on `frame`, a packet the agent made itself (an ARP reply, an ICMP
   /// error, an ARP request the virtual topology sends): no flow is looked up or
   /// installed. Runs on the tunnel loop when there is one, else on any port loop.
-  public func send(_ frame: [UInt8], actions: [FlowAction]) {
+  public func send(_ frame: [UInt8], actions: [DatapathAction]) {
     let loop = tunnelLoop?.loop ?? allPortLoops().first
     loop?.post(.execute(frame, actions))
   }
@@ -216,7 +218,7 @@ public final class Datapath: Sendable {
     state.withLock { state in
       for (port, entry) in state.loops { result[port] = entry.loop.counters.snapshot }
     }
-    if let tunnelLoop { result[Datapath.tunnelPort] = tunnelLoop.loop.counters.snapshot }
+    if let tunnelLoop { result[DatapathSwitch.tunnelPort] = tunnelLoop.loop.counters.snapshot }
     return result
   }
 
