@@ -28,6 +28,7 @@ let package = Package(
     .library(name: "Simulation", targets: ["Simulation"]),
     .library(name: "Datapath", targets: ["Datapath"]),
     .library(name: "Liveness", targets: ["Liveness"]),
+    .library(name: "AgentCore", targets: ["AgentCore"]),
     .library(name: "Agent", targets: ["Agent"]),
     .library(name: "TopologyFile", targets: ["TopologyFile"]),
     .library(name: "Kubernetes", targets: ["Kubernetes"]),
@@ -79,9 +80,14 @@ let package = Package(
       name: "Datapath", dependencies: ["Addresses", "Packets", "CDatapath", log],
       swiftSettings: strict),
     .target(
+      name: "AgentCore",
+      dependencies: ["Addresses", "Packets", "Topology", "Simulation", "Datapath"],
+      swiftSettings: strict),
+    .target(
       name: "Agent",
       dependencies: [
-        "Addresses", "NSDB", "Simulation", "Datapath", "Packets", "Topology", "ZooKeeper", "LZ4",
+        "AgentCore", "Addresses", "NSDB", "Simulation", "Datapath", "Packets", "Topology",
+        "ZooKeeper", "LZ4",
         "Liveness",
         log,
         .product(name: "Yams", package: "Yams"),
@@ -97,7 +103,8 @@ let package = Package(
     .executableTarget(
       name: "midgectl",
       dependencies: [
-        "Addresses", "ZooKeeper", "LZ4", "NSDB", "Topology", "TopologyFile", "Simulation",
+        "Addresses", "AgentCore", "ZooKeeper", "LZ4", "NSDB", "Topology", "TopologyFile",
+        "Simulation",
         "Packets", "Agent",
         log, "Kubernetes",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -185,10 +192,14 @@ let package = Package(
     .testTarget(
       name: "AgentTests",
       dependencies: [
-        "Addresses", "Agent", "Datapath", "Packets", "Simulation", "NSDB", "Topology",
+        "Addresses", "AgentCore", "Agent", "Datapath", "Packets", "Simulation", "NSDB", "Topology",
         "TopologyFile",
         "ZooKeeper", "MidgeTestSupport", log, "Kubernetes",
       ],
+      swiftSettings: strict),
+    .testTarget(
+      name: "AgentCoreTests",
+      dependencies: ["AgentCore", "Addresses", "Datapath", "Packets", "Simulation", "Topology"],
       swiftSettings: strict),
     .testTarget(
       name: "DatapathTests",

@@ -1,3 +1,4 @@
+import AgentCore
 import Datapath
 import Liveness
 import Logging
@@ -54,15 +55,13 @@ extension Agent {
       attachFailures[port] = nil
       restoreFlowState(port)
       attached[port] = Attachment(interface: want.interface, number: want.key, tunnelKey: want.key)
-      portIDs[want.key] = port
       datapath.setTunnelKey(want.key, port: want.key)
       metrics.attachedPorts.store(attached.count, ordering: .relaxed)
       logger.info(
         "port attached",
         metadata: ["agent.port": "\(name)", "agent.interface": "\(want.interface)"])
       // Our own port is active for our simulations at once; the NSDB follows.
-      activations[port] = PortActivation(host: hostID, tunnelKey: want.key)
-      refreshActivePort(port)
+      execute(core.attach(port, number: want.key))
       if let portState {
         let hostID = hostID
         // An elected port's previous holder may still hold the node for a moment after
@@ -98,19 +97,16 @@ extension Agent {
   /// MACs learned on it, and invalidates its flows.
   func detach(_ port: ID, reason: String, alreadyDetached: Bool = false) {
     guard let attachment = attached.removeValue(forKey: port) else { return }
-    portIDs[attachment.number] = nil
     if !alreadyDetached { datapath?.detach(port: attachment.number) }
     datapath?.setTunnelKey(attachment.tunnelKey, port: nil)
     metrics.attachedPorts.store(attached.count, ordering: .relaxed)
     let name = snapshot.ports[port]?.name ?? port.description
     logger.info("port detached", metadata: ["agent.port": "\(name)", "agent.reason": "\(reason)"])
-    if activations[port]?.host == hostID { activations[port] = nil }
-    refreshActivePort(port)
+    // Its activity here, the MACs learned on it and its flows go (AgentCore.detach).
+    execute(core.detach(port))
     if let portState {
       writer?.enqueue("deactivate \(name)") { try await portState.deactivate(port: port) }
     }
-    withdrawLearnedMACs(on: port)
-    invalidate([.port(port)])
     bindingsChanged = true
   }
 
@@ -133,65 +129,18 @@ extension Agent {
     }
   }
 
-  /// Removes from the NSDB and the view the MACs this agent learned on `port`.
-  func withdrawLearnedMACs(on port: ID) {
-    withdraw(learnedMACs.keys.filter { $0.port == port })
-  }
-
-  /// Withdraws learned MAC entries: from the view (invalidating what used them) and,
-  /// through the writer, from the bridge's MAC table.
-  func withdraw(_ entries: [LearnedMAC]) {
-    var tags: [FlowTag] = []
-    for entry in entries {
-      learnedMACs[entry] = nil
-      let key = MACTableKey(bridge: entry.bridge, vlan: 0, mac: .init(rawValue: entry.mac.rawValue))
-      guard view.macTable[key] == entry.port else { continue }
-      view.macTable[key] = nil
-      tags.append(.bridgeMAC(bridge: entry.bridge, vlan: 0, mac: key.mac))
-      let table = writableMACTable(entry.bridge)
-      writer?.enqueue("forget mac \(entry.mac)") {
-        _ = try await table.remove(entry.mac, entry.port)
-      }
-    }
-    invalidate(tags)
-  }
-
-  /// Every `macRetention / 2`: MACs still used by a flow (its source, entering the port
-  /// it was learned on) are kept fresh; the others are withdrawn once unused for
-  /// `macRetention`. A dump of the datapath answers which are in use, so the entry lives
-  /// exactly as long as traffic that the datapath alone carries needs it.
+  /// Every `macRetention / 2`: a dump of the datapath tells the core which learned MACs
+  /// flows still use (AgentCore.sweepLearnedMACs decides what to withdraw).
   func sweepLearnedMACs() async {
-    guard !learnedMACs.isEmpty, !sweepingMACs, let datapath else { return }
+    guard !core.learnedMACs.isEmpty, !sweepingMACs, let datapath else { return }
     sweepingMACs = true
     defer { sweepingMACs = false }
-    let flows = await datapath.dump()
-    var inUse = Set<LearnedMAC>()
-    let byPortAndMAC = Dictionary(
-      learnedMACs.keys.map { (PortMAC(port: $0.port, mac: $0.mac.rawValue), $0) },
-      uniquingKeysWith: { first, _ in first })
-    for flow in flows {
-      guard let port = portIDs[flow.entry.match.ingressPort] else { continue }
-      let key = PortMAC(port: port, mac: flow.entry.match.ethernetSource.rawValue)
-      if let entry = byPortAndMAC[key] { inUse.insert(entry) }
+    let flows = await datapath.dump().map(\.entry.match)
+    let directives = core.sweepLearnedMACs(
+      flows: flows, retention: .milliseconds(configuration.macRetention * 1000), now: .now)
+    if !directives.isEmpty {
+      logger.debug("withdrawing unused learned MACs")
+      execute(directives)
     }
-    let now = ContinuousClock.now
-    let retention = Duration.milliseconds(configuration.macRetention * 1000)
-    var expired: [LearnedMAC] = []
-    for (entry, lastUsed) in learnedMACs {
-      if inUse.contains(entry) {
-        learnedMACs[entry] = now
-      } else if now - lastUsed > retention {
-        expired.append(entry)
-      }
-    }
-    if !expired.isEmpty {
-      logger.debug("withdrawing unused learned MACs", metadata: ["agent.macs": "\(expired.count)"])
-      withdraw(expired)
-    }
-  }
-
-  struct PortMAC: Hashable {
-    var port: ID
-    var mac: UInt64
   }
 }

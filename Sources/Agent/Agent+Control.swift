@@ -1,3 +1,4 @@
+import AgentCore
 import Datapath
 import Foundation
 import Logging
@@ -110,7 +111,7 @@ extension Agent {
       "chains": snapshot.chains.values.map(\.name).sorted(), "rules": snapshot.rules.count,
       "macEntries": view.macTable.count, "arpEntries": view.arpTable.count,
       "activePorts": view.activePorts.count, "conntrackEntries": view.conntrack.count,
-      "aliveHosts": aliveHosts.map(hostLabel).sorted(),
+      "core.aliveHosts": core.aliveHosts.map(hostLabel).sorted(),
     ]
   }
 

@@ -1,4 +1,5 @@
 import Addresses
+import AgentCore
 import Datapath
 import Foundation
 import Logging

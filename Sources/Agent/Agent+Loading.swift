@@ -1,3 +1,4 @@
+import AgentCore
 import Datapath
 import Foundation
 import NSDB
@@ -74,7 +75,7 @@ extension Agent {
   /// add up.
   func postPendingRetry() {
     guard !pendingRetryPosted,
-      !pendingGenerated.isEmpty
+      !core.pendingGenerated.isEmpty
         || pending.contains(where: {
           if case .notYet = $0.reason { return true } else { return false }
         })
@@ -141,8 +142,7 @@ extension Agent {
     sweepingTopology = true
     defer { sweepingTopology = false }
     let flows = await datapath.dump()
-    var live = usedTagsSinceSweep
-    usedTagsSinceSweep = []
+    var live = core.takeUsedTagsSinceSweep()
     for flow in flows { live.formUnion(flow.entry.tags) }
     let now = ContinuousClock.now
     absentUntil = absentUntil.filter { $0.value > now }

@@ -1,4 +1,5 @@
 import Addresses
+import AgentCore
 import Datapath
 import Logging
 import NSDB
@@ -7,17 +8,17 @@ import Simulation
 import Topology
 
 extension Agent {
-  /// Applies one observed change: the local copy, the invalidations it implies, and the
-  /// watches the changed object needs (port activity, host liveness, state tables).
+  /// Applies one observed change (the core decides what it invalidates) and arms or
+  /// drops the watches the changed object needs (port activity, host liveness, state
+  /// tables).
   func applyTopology(_ change: TopologyChange) {
     let (type, id) = change.key
-    let old = snapshot.apply(change)
-    let new = snapshot.object(type, id)
-    if let old, let new, old.isEqual(to: new) { return }
-    viewIsStale = true
-    topologyChangedSincePendingRetry = true
-    metrics.topologyObjects.store(snapshot.count, ordering: .relaxed)
-    invalidate(Invalidation.tags(old: old, new: new))
+    let (applied, directives) = core.applyTopology(change)
+    guard applied.changed else { return }
+    metrics.topologyObjects.store(core.snapshot.count, ordering: .relaxed)
+    execute(directives)
+    let old = applied.old
+    let new = applied.new
     switch type {
     case .port:
       let port = new as? Port
@@ -31,21 +32,12 @@ extension Agent {
       if new == nil {
         unwatch(.macTable(id))
         unwatch(.ipMACTable(id))
-        macTables[id] = nil
-        ipMACTables[id] = nil
       } else {
         watch(.macTable(id))
         watch(.ipMACTable(id))
       }
     case .router:
-      if new == nil {
-        unwatch(.arpTable(id))
-        arpTables[id] = nil
-      } else {
-        watch(.arpTable(id))
-      }
-    case .tunnelZone:
-      updateEndpoints()
+      if new == nil { unwatch(.arpTable(id)) } else { watch(.arpTable(id)) }
     default:
       break
     }
@@ -53,114 +45,41 @@ extension Agent {
 
   /// The view, rebuilt first if the topology changed since it was built.
   func currentView() -> SimulationView {
-    if viewIsStale {
-      view = view.replacingTopology(snapshot)
-      viewIsStale = false
-    }
-    return view
+    core.currentView()
   }
 
   /// Removes every flow tagged with one of `tags`.
   func invalidate(_ tags: [FlowTag]) {
-    guard let datapath, !tags.isEmpty else { return }
-    for tag in tags { datapath.removeAll(taggedWith: FlowTagHasher.hash(tag)) }
-    metrics.invalidations.add(UInt64(tags.count), ordering: .relaxed)
+    execute([.invalidate(FlowTagHasher.hash(tags))])
   }
 
-  /// Tunnel endpoints from every tunnel zone; flows toward a host whose endpoint moved
-  /// are invalidated through the ports it serves.
-  func updateEndpoints() {
-    var fresh: [ID: TunnelEndpoint] = [:]
-    for zone in snapshot.tunnelZones.values {
-      for (host, endpoint) in zone.members {
-        fresh[host] = TunnelEndpoint(
-          address: endpoint.address, port: endpoint.port)
-      }
-    }
-    let changed = Set(fresh.keys).union(endpoints.keys).filter { fresh[$0] != endpoints[$0] }
-    endpoints = fresh
-    invalidate(portsServed(by: changed).map { .port($0) })
-  }
-
-  /// The exterior ports active on one of `hosts`.
-  func portsServed(by hosts: Set<ID>) -> [ID] {
-    guard !hosts.isEmpty else { return [] }
-    return activations.filter { hosts.contains($0.value.host) }.map(\.key)
-  }
-
+  /// A port's published activity; liveness is followed for the hosts serving ports this
+  /// agent knows.
   func applyActivation(_ port: ID, _ activation: PortActivation?) {
-    guard activations[port] != activation else { return }
-    activations[port] = activation
-    // Liveness is followed for the hosts serving ports this agent knows.
     if let host = activation?.host, host != hostID { watch(.alive(host)) }
-    refreshActivePort(port)
+    execute(core.setActivation(port, activation))
   }
 
   func applyAlive(_ host: ID, _ alive: Bool) {
-    guard aliveHosts.contains(host) != alive else { return }
-    if alive { aliveHosts.insert(host) } else { aliveHosts.remove(host) }
+    guard core.aliveHosts.contains(host) != alive else { return }
     logger.info(
       alive ? "peer host alive" : "peer host gone",
       metadata: ["agent.peer": "\(snapshot.hosts[host]?.name ?? host.description)"])
-    for port in portsServed(by: [host]) { refreshActivePort(port) }
-  }
-
-  /// Puts a port's activity into the view: active only while its host is alive.
-  func refreshActivePort(_ port: ID) {
-    let activation = activations[port]
-    let value = activation.flatMap { aliveHosts.contains($0.host) ? $0 : nil }
-    guard view.activePorts[port] != value else { return }
-    view.activePorts[port] = value
-    invalidate([.port(port)])
-    topologyChangedSincePendingRetry = true
+    execute(core.setAlive(host, alive))
   }
 
   // MARK: State tables
 
   func applyMACTable(_ bridge: ID, _ table: [MACAddress: ID]) {
-    let old = macTables[bridge] ?? [:]
-    macTables[bridge] = table
-    var tags: [FlowTag] = []
-    for mac in Set(old.keys).union(table.keys) where old[mac] != table[mac] {
-      let key = MACTableKey(bridge: bridge, vlan: 0, mac: mac)
-      // A learned entry of ours may already be in the view: nothing to invalidate then.
-      guard view.macTable[key] != table[mac] else { continue }
-      if let port = table[mac] {
-        view.macTable[key] = port
-      } else if !learnedMACs.keys.contains(where: { $0.bridge == bridge && $0.mac == mac }) {
-        view.macTable[key] = nil
-      }
-      tags.append(.bridgeMAC(bridge: bridge, vlan: 0, mac: key.mac))
-    }
-    invalidate(tags)
+    execute(core.applyMACTable(bridge, table))
   }
 
   func applyIPMACTable(_ bridge: ID, _ table: [IPv4Address: MACAddress]) {
-    let old = ipMACTables[bridge] ?? [:]
-    ipMACTables[bridge] = table
-    var changed = false
-    for ip in Set(old.keys).union(table.keys) where old[ip] != table[ip] {
-      let key = DeviceIPKey(device: bridge, ip: ip)
-      view.bridgeIPTable[key] = table[ip]
-      changed = true
-    }
-    // ARP is never cached in flows, so only the bridge's own flows could depend on it.
-    if changed { invalidate([.device(bridge)]) }
+    execute(core.applyIPMACTable(bridge, table))
   }
 
   func applyARPTable(_ router: ID, _ table: [IPv4Address: MACAddress]) {
-    let old = arpTables[router] ?? [:]
-    arpTables[router] = table
-    var tags: [FlowTag] = []
-    for ip in Set(old.keys).union(table.keys) where old[ip] != table[ip] {
-      let key = DeviceIPKey(device: router, ip: ip)
-      let mac = table[ip]
-      guard view.arpTable[key] != mac else { continue }
-      if let mac { view.arpTable[key] = mac } else { view.arpTable[key] = nil }
-      tags.append(.arpEntry(router: router, ip: key.ip))
-      if mac != nil { resumePending(arp: key) }
-    }
-    invalidate(tags)
+    execute(core.applyARPTable(router, table, now: .now))
   }
 
   // MARK: Watches
@@ -235,13 +154,5 @@ extension Agent {
     deferredWatches.remove(key)
     watches.removeValue(forKey: key)?.cancel()
     if case .active(let port) = key { applyActivation(port, nil) }
-  }
-}
-
-extension ModelObject {
-  /// Equality across an existential: false for objects of different types.
-  func isEqual(to other: any ModelObject) -> Bool {
-    guard let other = other as? Self else { return false }
-    return self == other
   }
 }

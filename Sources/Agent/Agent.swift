@@ -4,7 +4,11 @@
 // local copy of the topology and of the runtime state, turns datapath misses into
 // simulations, and carries out what the simulator returns — flows to install, packets to
 // send, state to record. It follows the SWIM.Instance/actor-shell split of
-// apple/swift-cluster-membership: `Simulator` decides, `Agent` does the IO.
+// apple/swift-cluster-membership twice over: `Simulator` decides a packet's path, and
+// `AgentCore` (Sources/AgentCore) decides what the agent does about it — flows, parked
+// packets, learned state, invalidations, flow-state copies — as directives this actor
+// executes (`execute`, Agent+Misses.swift). The actor keeps the IO: NSDB observers and
+// watches, bindings and the datapath, elections and the lease, the control API.
 //
 // One owner, one stream. Every input — NSDB observer updates, state-table replicas, port
 // activity and host liveness watches, datapath misses and link events, ZooKeeper session
@@ -43,7 +47,7 @@
 // An attached port is marked active (ephemeral, re-created after a session expiry by
 // `PortState`); a detached one inactive.
 //
-// Misses. A miss is simulated at once. `.forward` and `.drop` install a flow with the
+// Misses (AgentCore+Misses.swift). A miss is simulated at once. `.forward` and `.drop` install a flow with the
 // result's tags; `.consumed` (ARP, echo to a router) releases the parked packets
 // without a flow; `.awaitingARP` and `.notYet` keep the packet pending and simulate it
 // again when the ARP entry arrives, or as soon as a burst of loaded objects has been
@@ -52,6 +56,7 @@
 // simulated in turn (bounded depth).
 
 import Addresses
+import AgentCore
 import Datapath
 import Foundation
 import Liveness
@@ -84,43 +89,30 @@ public actor Agent {
   var controlServers: [ControlServer] = []
   var tasks: [Task<Void, Never>] = []
 
-  // The local copy of the world.
-  var snapshot = TopologySnapshot()
-  var view = SimulationView(topology: TopologySnapshot())
-  var viewIsStale = false
+  /// The agent's copy of the world and every decision on it (AgentCore.swift); the
+  /// actor feeds it events and executes what it returns.
+  var core: AgentCore
+  var snapshot: TopologySnapshot { core.snapshot }
+  var view: SimulationView { core.view }
+  var portIDs: [UInt32: ID] { core.portIDs }
+  var activations: [ID: PortActivation] { core.activations }
+  var endpoints: [ID: TunnelEndpoint] { core.endpoints }
+  var pending: [AgentCore.PendingPacket] { core.pending }
+
   var interests: [ObjectRef: Interest] = [:]
   /// Observed objects whose stored bytes cannot be decoded, and why.
   var corruptObjects: [ObjectRef: String] = [:]
   var absentUntil: [ObjectRef: ContinuousClock.Instant] = [:]
   var topologyReady = false
-  var usedTagsSinceSweep = Set<FlowTagHash>()
   var lastTopologySweep = ContinuousClock.now
   var sweepingTopology = false
   var pendingRetryPosted = false
-  var simulator: Simulator
 
-  /// Exterior ports' `active` state, as published (before the liveness filter).
-  var activations: [ID: PortActivation] = [:]
-  /// Hosts known alive (this host always is).
-  var aliveHosts = Set<ID>()
-  /// Replicas of the state tables, by device.
-  var macTables: [ID: [MACAddress: ID]] = [:]
-  var ipMACTables: [ID: [IPv4Address: MACAddress]] = [:]
-  var arpTables: [ID: [IPv4Address: MACAddress]] = [:]
   /// The tables this agent writes to (kept so they re-assert after a session expiry).
   var writableMACTables: [ID: MACTable] = [:]
   var writableARPTables: [ID: ARPTable] = [:]
-  /// MACs this agent learned and wrote, and when a flow last used each: withdrawn when
-  /// their port goes, or `macRetention` after the last flow from them ended.
-  var learnedMACs: [LearnedMAC: ContinuousClock.Instant] = [:]
   var lastMACSweep = ContinuousClock.now
   var sweepingMACs = false
-
-  struct LearnedMAC: Hashable {
-    var bridge: ID
-    var port: ID
-    var mac: MACAddress
-  }
 
   /// Watches per object (port activity, host liveness, state tables).
   var watches: [WatchKey: Task<Void, Never>] = [:]
@@ -147,16 +139,7 @@ public actor Agent {
   var deferredWatches = Set<WatchKey>()
 
   /// Local ports: port id → attachment.
-  var attached: [ID: Attachment] = [:] {
-    didSet { cachedTranslator = nil }
-  }
-  /// Tunnel endpoints of hosts, from the tunnel zones.
-  var endpoints: [ID: TunnelEndpoint] = [:] {
-    didSet { cachedTranslator = nil }
-  }
-  var cachedTranslator: ActionTranslator?
-  /// Datapath port number → port id.
-  var portIDs: [UInt32: ID] = [:]
+  var attached: [ID: Attachment] = [:]
   /// Why a bound port is not attached, as last logged.
   var attachFailures: [ID: String] = [:]
   var bindingsChanged = true
@@ -164,11 +147,6 @@ public actor Agent {
 
   /// How long each start-up phase took (connect, register, datapath, load).
   public internal(set) var startupPhases: [(name: String, duration: Duration)] = []
-
-  /// Packets waiting for an ARP answer or a device.
-  var pending: [PendingPacket] = []
-  var pendingGenerated: [PendingGenerated] = []
-  var topologyChangedSincePendingRetry = false
 
   struct Attachment: Hashable {
     var interface: String
@@ -184,38 +162,20 @@ public actor Agent {
     case arpTable(ID)
   }
 
-  /// A packet the agent generated (an ARP request, an ICMP error) whose path through a
-  /// peer device needs objects not loaded yet: sent again once they arrive, dropped after
-  /// `pendingTimeout`.
-  struct PendingGenerated {
-    var packet: GeneratedPacket
-    var depth: Int
-    var since: ContinuousClock.Instant
-  }
-
-  struct PendingPacket {
-    enum Reason {
-      case arp(DeviceIPKey)
-      case notYet
-    }
-    var match: FlowMatch
-    var frame: [UInt8]
-    var ingress: ID
-    var since: ContinuousClock.Instant
-    var reason: Reason
-    var retried = false
-  }
-
   /// An agent for `configuration`; `start()` brings it up.
   public init(configuration: AgentConfiguration, logger: Logger) throws(AgentError) {
     try configuration.validate()
     self.configuration = configuration
     self.logger = logger
     self.hostID = try Self.loadHostID(configuration, logger: logger)
-    self.simulator = Simulator(localHost: hostID)
+    self.core = AgentCore(
+      hostID: hostID,
+      settings: AgentCore.Settings(
+        flowIdleTimeout: .milliseconds(configuration.flowIdleTimeout * 1000),
+        pendingTimeout: .milliseconds(configuration.pendingTimeout * 1000)),
+      origin: startInstant)
     self.flowStateLog = FlowStateLog(directory: configuration.flowStateDirectory, logger: logger)
     (eventStream, events) = AsyncStream<AgentEvent>.makeStream()
-    aliveHosts.insert(hostID)
   }
 
   /// The host id: the id file's if it has one, else derived from the host name (as

@@ -1,4 +1,5 @@
 import Addresses
+import AgentCore
 import Datapath
 import NSDB
 import Topology

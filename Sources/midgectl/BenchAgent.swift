@@ -1,5 +1,6 @@
 import Addresses
 import Agent
+import AgentCore
 import ArgumentParser
 import Foundation
 import Glibc

@@ -91,7 +91,8 @@ public enum Invalidation {
     return tags.filter { seen.insert($0).inserted }
   }
 
-  static func tags(of object: any ModelObject) -> [FlowTag] {
+  /// The tags of the flows that depend on `object` as it is.
+  public static func tags(of object: any ModelObject) -> [FlowTag] {
     switch object {
     case let bridge as Bridge: return [.device(bridge.id)]
     case let router as Router: return [.device(router.id)]
