@@ -129,7 +129,7 @@ struct BridgeTests {
     net.topology.insert(
       Dhcp(
         id: ID(name: "dhcp"), bridgeId: bridge, subnet: prefix("10.0.0.0/24"),
-        hosts: [DhcpHost(mac: tmac(vm3MAC), ip: tip("10.0.0.3"))]))
+        hosts: [DhcpHost(mac: mac(vm3MAC), ip: ip("10.0.0.3"))]))
     let result = simulator.simulate(
       Frame.arpRequest(from: vm1MAC, "10.0.0.1", for: "10.0.0.3"), ingress: ports[0],
       view: net.view)

@@ -31,7 +31,7 @@ struct ChainTests {
   /// "return flow or allowed port, else drop" on the way in.
   private func securityGroups() -> (Net, vm1: ID, vm2: ID) {
     let antiSpoof: [(Condition, RuleAction)] = [
-      (Condition(dlSrc: tmac(vmMAC1), invDlSrc: true), .drop),
+      (Condition(dlSrc: mac(vmMAC1), invDlSrc: true), .drop),
       (Condition(dlType: ipv4Type, nwSrc: prefix("10.0.0.1/32"), invNwSrc: true), .drop),
       (.any, .accept),
     ]
@@ -178,7 +178,7 @@ struct ChainTests {
       ],
       extra: { net in
         net.topology.insert(PortGroup(id: group, name: "pg", portIds: [ID(name: "vm1")]))
-        net.topology.insert(IPAddrGroup(id: addresses, name: "ag", addresses: [tip("10.0.0.1")]))
+        net.topology.insert(IPAddrGroup(id: addresses, name: "ag", addresses: [ip("10.0.0.1")]))
       })
     let member = simulator.simulate(
       Frame.udp(from: vmMAC1, to: vmMAC2, "10.0.0.1", "10.0.0.2"), ingress: vm1, view: net.view)

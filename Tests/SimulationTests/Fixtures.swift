@@ -6,9 +6,7 @@ import Topology
 // Builders for the scenario tests: addresses, frames and small topologies.
 
 func ip(_ text: String) -> IPv4Address { IPv4Address(text)! }
-func tip(_ text: String) -> IPv4Address { IPv4Address(text)! }
 func mac(_ text: String) -> MACAddress { MACAddress(text)! }
-func tmac(_ text: String) -> MACAddress { MACAddress(text)! }
 func prefix(_ text: String) -> IPv4Prefix { IPv4Prefix(text)! }
 
 let vm1MAC = "02:00:00:00:00:01"
@@ -131,7 +129,7 @@ struct Net {
       Port(
         id: id, device: .router(router), tunnelKey: nextKey,
         hostId: exterior ? localHost : nil, interfaceName: exterior ? name : nil,
-        portAddress: tip(address), portSubnet: prefix(subnet), portMAC: tmac(mac)))
+        portAddress: ip(address), portSubnet: prefix(subnet), portMAC: MACAddress(mac)))
     if exterior && activate { active[id] = PortActivation(host: localHost, tunnelKey: nextKey) }
     return id
   }
@@ -173,7 +171,7 @@ struct Net {
     topology.insert(
       Route(
         id: id, routerId: router, srcPrefix: prefix(source), dstPrefix: prefix(destination),
-        nextHop: nextHop, nextHopPortId: port, nextHopGateway: gateway.map(tip), weight: weight))
+        nextHop: nextHop, nextHopPortId: port, nextHopGateway: gateway.map(ip), weight: weight))
     topology.routers[router]?.routeIds.append(id)
     return id
   }

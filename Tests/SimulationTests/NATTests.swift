@@ -24,7 +24,7 @@ private struct Edge {
         (.any, .reverseSNAT),
         (
           Condition(nwDst: prefix("203.0.113.100/32")),
-          .dnat(targets: [NatTarget(address: tip("10.0.0.1"))])
+          .dnat(targets: [NatTarget(address: ip("10.0.0.1"))])
         ),
       ])
     let uplinkId = ID(name: "uplink")
@@ -34,13 +34,13 @@ private struct Edge {
         (.any, .reverseDNAT),
         (
           Condition(outPortIds: [uplinkId], nwSrc: prefix("10.0.0.1/32")),
-          .snat(targets: [NatTarget(address: tip("203.0.113.100"))])
+          .snat(targets: [NatTarget(address: ip("203.0.113.100"))])
         ),
         (
           Condition(outPortIds: [uplinkId], nwSrc: prefix("10.0.0.0/24")),
           .snat(targets: [
             NatTarget(
-              addressFrom: tip("203.0.113.1"), addressTo: tip("203.0.113.1"), portFrom: 30_000,
+              addressFrom: ip("203.0.113.1"), addressTo: ip("203.0.113.1"), portFrom: 30_000,
               portTo: 30_999)
           ])
         ),

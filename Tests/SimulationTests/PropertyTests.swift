@@ -32,8 +32,8 @@ private func randomTopology(_ rng: inout SeededGenerator) -> (Net, ports: [ID], 
   }
   let actions: [RuleAction] = [
     .accept, .drop, .reject, .continue, .return,
-    .snat(targets: [NatTarget(address: tip("203.0.113.1"))]),
-    .dnat(targets: [NatTarget(address: tip("10.0.0.5"))]),
+    .snat(targets: [NatTarget(address: ip("203.0.113.1"))]),
+    .dnat(targets: [NatTarget(address: ip("10.0.0.5"))]),
     .reverseSNAT, .reverseDNAT,
   ]
   for (index, _) in chains.enumerated() {
