@@ -104,6 +104,7 @@ extension Agent {
     logger.info("port detached", metadata: ["agent.port": "\(name)", "agent.reason": "\(reason)"])
     // Its activity here, the MACs learned on it and its flows go (AgentCore.detach).
     execute(core.detach(port))
+    flowStateLog.close(port)
     if let portState {
       writer?.enqueue("deactivate \(name)") { try await portState.deactivate(port: port) }
     }

@@ -190,6 +190,7 @@ extension Agent {
     controlServers = []
     datapath?.stop()
     datapath = nil
+    flowStateLog.flush()
     logger.info("agent stopped")
   }
 

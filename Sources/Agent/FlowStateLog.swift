@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Simulation
+import Synchronization
 import Topology
 
 /// The local flow-state log: for each local port, the conntrack entries and NAT bindings of
@@ -13,10 +14,29 @@ import Topology
 /// block that is truncated or does not decode (a crash can cut the last write short); what
 /// came before it is used. A log that grows past `maximumBytes` is started afresh: the
 /// connections it forgets re-learn their state from their next forward packet.
+///
+/// Writes happen on the log's own serial queue, never on the agent's actor: `append`
+/// queues the block and returns, and each port's file stays open between writes. A read
+/// (`load`) and `flush` wait for the writes queued before them, so a port's log is read
+/// back complete. A crash may lose the blocks still queued, as it could lose a write cut
+/// short; the connections they described re-learn their state from their next forward
+/// packet.
 final class FlowStateLog: Sendable {
   let directory: String
   let maximumBytes: Int
   let logger: Logger
+  private let queue = DispatchQueue(label: "midge.agent.flow-state-log")
+  /// Open files and their sizes, by port; touched only on `queue`.
+  private let files = Mutex<[ID: OpenLog]>([:])
+
+  private struct OpenLog: @unchecked Sendable {
+    // FileHandle is used only on the log's queue.
+    var handle: FileHandle
+    var size: Int
+  }
+
+  /// At most this many files stay open; past it, all are closed and reopened on demand.
+  static let openFileLimit = 256
 
   init(directory: String, maximumBytes: Int = 8 << 20, logger: Logger) {
     self.directory = directory
@@ -26,38 +46,71 @@ final class FlowStateLog: Sendable {
 
   func path(_ port: ID) -> String { directory + "/" + port.description + ".log" }
 
-  /// Appends `message` to `port`'s log (best effort: a failure is logged, not fatal).
+  /// Queues `message` for `port`'s log (best effort: a failure is logged, not fatal).
   func append(_ message: [UInt8], port: ID) {
+    queue.async { self.write(message, port: port) }
+  }
+
+  /// Waits until every queued write is done.
+  func flush() {
+    queue.sync {}
+  }
+
+  /// Closes `port`'s file, if open (its port went away); later writes reopen it.
+  func close(_ port: ID) {
+    queue.async {
+      let open = self.files.withLock { $0.removeValue(forKey: port) }
+      try? open?.handle.close()
+    }
+  }
+
+  private func write(_ message: [UInt8], port: ID) {
     let file = path(port)
     do {
-      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-      if let size = try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int,
-        size + message.count > maximumBytes
-      {
+      var log = try files.withLock { $0[port] } ?? open(port, file)
+      if log.size + 4 + message.count > maximumBytes {
+        try? log.handle.close()
         try? FileManager.default.removeItem(atPath: file)
+        log = try open(port, file)
       }
-      if !FileManager.default.fileExists(atPath: file) {
-        _ = FileManager.default.createFile(atPath: file, contents: nil)
-      }
-      let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
-      defer { try? handle.close() }
-      try handle.seekToEnd()
       let length = UInt32(message.count)
       var block = [
         UInt8(length >> 24), UInt8(truncatingIfNeeded: length >> 16),
         UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length),
       ]
       block += message
-      try handle.write(contentsOf: Data(block))
+      try log.handle.write(contentsOf: Data(block))
+      log.size += block.count
+      files.withLock { $0[port] = log }
     } catch {
+      files.withLock { $0[port] = nil }
       logger.info(
         "cannot write the flow-state log",
         metadata: ["agent.file": "\(file)", "agent.error": "\(error)"])
     }
   }
 
+  private func open(_ port: ID, _ file: String) throws -> OpenLog {
+    let count = files.withLock { $0.count }
+    if count >= Self.openFileLimit {
+      let all = files.withLock { files in
+        defer { files = [:] }
+        return files
+      }
+      for open in all.values { try? open.handle.close() }
+    }
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    if !FileManager.default.fileExists(atPath: file) {
+      _ = FileManager.default.createFile(atPath: file, contents: nil)
+    }
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+    let size = Int(try handle.seekToEnd())
+    return OpenLog(handle: handle, size: size)
+  }
+
   /// Every state change in `port`'s log, in the order written.
   func load(_ port: ID) -> [StateChange] {
+    flush()
     guard let data = FileManager.default.contents(atPath: path(port)) else { return [] }
     let bytes = [UInt8](data)
     var offset = 0
