@@ -109,7 +109,8 @@ extension Agent {
             "\(startupPhases.map { "\($0.name)=\($0.duration.milliseconds)ms" }.joined(separator: " "))",
         ])
     } else {
-      let missing = interests.filter { $0.value.pinned && !$0.value.loaded }.keys.sorted()
+      let missing = core.interests.interests.filter { $0.value.pinned && !$0.value.loaded }
+        .keys.sorted()
       logger.info(
         "agent started before the objects it serves were loaded",
         metadata: ["agent.missing": "\(missing.map(\.description).joined(separator: ","))"])
@@ -177,8 +178,8 @@ extension Agent {
     elections = [:]
     for task in watches.values { task.cancel() }
     watches = [:]
-    for interest in interests.values { interest.task.cancel() }
-    interests = [:]
+    for task in observations.values { task.cancel() }
+    observations = [:]
     for task in tasks { task.cancel() }
     tasks = []
     events.finish()

@@ -9,55 +9,29 @@ import Topology
 /// good, the others on demand and dropped after going unused (see "Topology" in the
 /// design notes of Agent.swift).
 extension Agent {
-  /// One object the agent observes.
-  struct Interest {
-    var task: Task<Void, Never>
-    /// Kept for good: this host, its tunnel zones, the ports bound to it or that list it
-    /// as a candidate.
-    var pinned: Bool
-    /// Its first value has arrived.
-    var loaded = false
-    /// Since when no flow and no simulation used it (nil: in use at the last sweep).
-    var idleSince: ContinuousClock.Instant?
+  /// Starts observing `ref` if the core wants it observed (AgentCore.want).
+  func want(_ ref: ObjectRef, pinned: Bool = false) {
+    guard core.want(ref, pinned: pinned, now: .now) else { return }
+    startObserving(ref)
   }
 
-  /// Starts observing `ref` unless it is observed already. An object found missing is
-  /// not asked for again for a second, unless it is one this host serves.
-  func want(_ ref: ObjectRef, pinned: Bool = false) {
-    if var interest = interests[ref] {
-      if pinned && !interest.pinned {
-        interest.pinned = true
-        interests[ref] = interest
-      }
-      return
-    }
-    if !pinned, let until = absentUntil[ref], ContinuousClock.now < until { return }
-    interests[ref] = Interest(task: observe(ref), pinned: pinned)
+  private func startObserving(_ ref: ObjectRef) {
+    observations[ref]?.cancel()
+    observations[ref] = observe(ref)
     metrics.topologyLoads.add(1, ordering: .relaxed)
   }
 
-  /// The objects this host serves, from its host object: kept loaded for good. Objects
-  /// no longer among them become ordinary cached objects.
+  /// The objects this host serves, from its host object: kept loaded for good
+  /// (AgentCore.updatePinned).
   func updatePinned() {
-    var roots: Set<ObjectRef> = [ObjectRef(.host, hostID)]
-    if let host = snapshot.hosts[hostID] {
-      roots.formUnion(host.tunnelZoneIds.map { ObjectRef(.tunnelZone, $0) })
-      roots.formUnion(host.portIds.map { ObjectRef(.port, $0) })
-      roots.formUnion(host.candidatePortIds.map { ObjectRef(.port, $0) })
-    }
-    for ref in roots.sorted() { want(ref, pinned: true) }
-    for (ref, interest) in interests where interest.pinned && !roots.contains(ref) {
-      interests[ref]?.pinned = false
-      interests[ref]?.idleSince = .now
-    }
+    for ref in core.updatePinned(now: .now) { startObserving(ref) }
   }
 
   /// An observed object's value arrived (first or changed).
   func applyLoaded(_ object: any ModelObject) {
     let ref = ObjectRef(type(of: object).modelType, object.id)
     // An object evicted while its update was on the way is not brought back unobserved.
-    guard interests[ref] != nil else { return }
-    interests[ref]?.loaded = true
+    guard core.noteLoaded(ref) else { return }
     if corruptObjects.removeValue(forKey: ref) != nil {
       metrics.corruptObjects.store(corruptObjects.count, ordering: .relaxed)
       logger.info("topology object readable again", metadata: ["agent.object": "\(ref)"])
@@ -89,8 +63,7 @@ extension Agent {
   /// takes the repair when it comes. It counts as settled for readiness: one bad object
   /// must not keep every other port of the host from being served.
   func applyCorrupt(_ ref: ObjectRef, _ reason: String) {
-    guard interests[ref] != nil else { return }
-    interests[ref]?.loaded = true
+    guard core.noteLoaded(ref) else { return }
     if corruptObjects.updateValue(reason, forKey: ref) == nil {
       logger.info(
         "topology object cannot be decoded; serving without it (or with its last good copy)",
@@ -106,11 +79,11 @@ extension Agent {
 
   /// An observed object is gone from the NSDB (deleted, or it never existed).
   func applyAbsent(_ ref: ObjectRef) {
-    interests[ref] = nil
+    observations[ref] = nil
+    core.noteAbsent(ref, now: .now)
     if corruptObjects.removeValue(forKey: ref) != nil {
       metrics.corruptObjects.store(corruptObjects.count, ordering: .relaxed)
     }
-    absentUntil[ref] = .now + .seconds(1)
     if snapshot.object(ref.type, ref.id) != nil { applyTopology(.delete(ref.type, ref.id)) }
     checkTopologyReady()
     postPendingRetry()
@@ -119,8 +92,7 @@ extension Agent {
   /// Ready once this host and every object it serves are loaded: then the bindings are
   /// checked, the deferred watches started and the elections joined.
   func checkTopologyReady() {
-    guard !topologyReady, snapshot.hosts[hostID] != nil else { return }
-    guard interests.values.allSatisfy({ !$0.pinned || $0.loaded }) else { return }
+    guard !topologyReady, core.pinnedObjectsLoaded else { return }
     topologyReady = true
     reconcileBindings(force: true)
     let deferred = deferredWatches
@@ -131,9 +103,8 @@ extension Agent {
     }
   }
 
-  /// Drops objects not pinned that neither a flow nor a simulation used for
-  /// `topologyIdleTimeout`. A flow uses an object when it carries one of the tags a
-  /// change of the object would invalidate.
+  /// The idle sweep: the tags of the installed flows from a dump of the datapath, the
+  /// decision from the core (AgentCore.sweepTopology).
   ///
   /// No sweep while packets wait for topology: the objects their paths are being loaded
   /// for have not been used yet, and dropping them would make those packets wait again.
@@ -141,27 +112,13 @@ extension Agent {
     guard topologyReady, !sweepingTopology, pending.isEmpty, let datapath else { return }
     sweepingTopology = true
     defer { sweepingTopology = false }
-    let flows = await datapath.dump()
-    var live = core.takeUsedTagsSinceSweep()
-    for flow in flows { live.formUnion(flow.entry.tags) }
-    let now = ContinuousClock.now
-    absentUntil = absentUntil.filter { $0.value > now }
-    let idle = Duration.milliseconds(configuration.topologyIdleTimeout * 1000)
-    var evicted: [ObjectRef] = []
-    for (ref, interest) in interests where !interest.pinned && interest.loaded {
-      let object = snapshot.object(ref.type, ref.id)
-      let tags = object.map { FlowTagHasher.hash(Invalidation.tags(of: $0)) } ?? []
-      if tags.contains(where: live.contains) {
-        interests[ref]?.idleSince = nil
-      } else if let since = interest.idleSince {
-        if now - since >= idle { evicted.append(ref) }
-      } else {
-        interests[ref]?.idleSince = now
-      }
-    }
+    var tags = Set<FlowTagHash>()
+    for flow in await datapath.dump() { tags.formUnion(flow.entry.tags) }
+    let evicted = core.sweepTopology(
+      flowTags: tags, idle: .milliseconds(configuration.topologyIdleTimeout * 1000), now: .now)
     guard !evicted.isEmpty else { return }
     for ref in evicted {
-      interests.removeValue(forKey: ref)?.task.cancel()
+      observations.removeValue(forKey: ref)?.cancel()
       corruptObjects[ref] = nil
       if snapshot.object(ref.type, ref.id) != nil { applyTopology(.delete(ref.type, ref.id)) }
     }

@@ -99,10 +99,10 @@ public actor Agent {
   var endpoints: [ID: TunnelEndpoint] { core.endpoints }
   var pending: [AgentCore.PendingPacket] { core.pending }
 
-  var interests: [ObjectRef: Interest] = [:]
+  /// The observation task of each object the core wants observed.
+  var observations: [ObjectRef: Task<Void, Never>] = [:]
   /// Observed objects whose stored bytes cannot be decoded, and why.
   var corruptObjects: [ObjectRef: String] = [:]
-  var absentUntil: [ObjectRef: ContinuousClock.Instant] = [:]
   var topologyReady = false
   var lastTopologySweep = ContinuousClock.now
   var sweepingTopology = false

@@ -110,6 +110,9 @@ public struct AgentCore: Sendable {
   public internal(set) var view = SimulationView(topology: TopologySnapshot())
   var viewIsStale = false
 
+  /// Which objects are observed, pinned, loaded or idle (AgentCore+Interests.swift).
+  public internal(set) var interests = TopologyInterests()
+
   /// Ports attached here: port id → datapath port number, and back.
   public internal(set) var localPorts: [ID: UInt32] = [:]
   public internal(set) var portIDs: [UInt32: ID] = [:]
