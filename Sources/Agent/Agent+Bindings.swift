@@ -14,36 +14,24 @@ extension Agent {
     lastBindingCheck = .now
     bindingsChanged = false
     guard let datapath else { return }
-    var desired: [ID: (interface: String, key: UInt32)] = [:]
-    for port in snapshot.ports.values where port.hostId == hostID {
-      guard let interface = port.interfaceName else { continue }
-      desired[port.id] = (interface, port.tunnelKey)
+    let attachedNow = attached.mapValues {
+      BindingPlan.Attached(interface: $0.interface, key: $0.tunnelKey)
     }
-    for (port, interface) in ledPorts {
-      desired[port] = (interface, snapshot.ports[port]?.tunnelKey ?? 0)
+    var plan = BindingPlan(
+      host: hostID, snapshot: snapshot, led: ledPorts, attached: attachedNow, interfaces: nil)
+    if !plan.attach.isEmpty, let interfaces = DatapathSwitch.interfaceNames() {
+      // Only when something is to be attached: one if_nameindex for all of them.
+      plan = BindingPlan(
+        host: hostID, snapshot: snapshot, led: ledPorts, attached: attachedNow,
+        interfaces: interfaces)
     }
-    for (port, attachment) in attached {
-      guard let want = desired[port], want.interface == attachment.interface,
-        want.key == attachment.tunnelKey
-      else {
-        detach(port, reason: "binding removed or changed")
-        continue
-      }
+    for port in plan.detach { detach(port, reason: "binding removed or changed") }
+    for (port, reason) in plan.unattachable.sorted(by: { $0.key < $1.key }) {
+      noteAttachFailure(port, snapshot.ports[port]?.name ?? port.description, reason)
     }
-    let present = desired.count > attached.count ? DatapathSwitch.interfaceNames() : nil
-    for (port, want) in desired.sorted(by: { $0.key < $1.key }) where attached[port] == nil {
+    for want in plan.attach {
+      let port = want.port
       let name = snapshot.ports[port]?.name ?? port.description
-      if let present, !present.contains(want.interface) {
-        noteAttachFailure(port, name, "no interface named \(want.interface)")
-        continue
-      }
-      guard want.key != 0, want.key != DatapathSwitch.tunnelPort,
-        want.key != DatapathSwitch.messageTunnelKey,
-        portIDs[want.key] == nil
-      else {
-        noteAttachFailure(port, name, "tunnel key \(want.key) is unusable or already in use")
-        continue
-      }
       let elected = elections[port] != nil
       let gate = elected ? gateForElectedPort() : PortGate.always
       do {
