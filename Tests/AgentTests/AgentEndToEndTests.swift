@@ -6,14 +6,6 @@ import Testing
 import Topology
 import TopologyFile
 
-/// Why the end-to-end tests cannot run here, or nil (root, `ip`, `ping`).
-func endToEndUnavailable() -> String? {
-  guard geteuid() == 0 else { return "agent end-to-end tests need root (CI runs as root)" }
-  guard runCommand(["ip", "-V"]).status == 0 else { return "the `ip` command is missing" }
-  guard runCommand(["ping", "-V"]).status == 0 else { return "`ping` is missing (iputils-ping)" }
-  return nil
-}
-
 /// Replies in `ping -D` output, as (timestamp, icmp_seq).
 func replies(_ output: String) -> [(time: Double, seq: Int)] {
   output.split(separator: "\n").compactMap { line in
@@ -29,7 +21,7 @@ func replies(_ output: String) -> [(time: Double, seq: Int)] {
 
 @Suite(
   "Agents end to end: two midge-agent processes, VM namespaces, real packets",
-  .serialized, .enabled(if: endToEndUnavailable() == nil, "\(endToEndUnavailable() ?? "")"))
+  .serialized, .requires(Requirement.agents))
 struct AgentEndToEndTests {
   @Test(
     "switched and routed pings across agents pass, the filtered pair is blocked, 8 MB of TCP arrive intact"
