@@ -145,7 +145,24 @@ struct AgentEndToEndTests {
         #expect(try await state.activeState(port.id) == nil, "\(name) still active")
       }
     }
-    #expect(!world.ping(from: "vm-a1", to: "10.61.1.3", count: 2))
+    // The next packets towards the dead host's VM reach agent 1 as misses (the flows that
+    // tunnelled them were removed) and are simulated against the port's state: inactive,
+    // so no flow leads to the killed agent's tunnel endpoint again. A ping failing alone
+    // would prove nothing: with its agent dead, vm-a2 cannot answer whatever agent 1 does.
+    func simulations() throws -> Double {
+      metricValue(try world.controlGet(0, "/metrics"), "midge_agent_simulations_total") ?? -1
+    }
+    let simulatedBefore = try simulations()
+    #expect(!world.ping(from: "vm-a1", to: "10.61.1.3", count: 2), "vm-a2 answered")
+    let simulatedAfter = try simulations()
+    #expect(
+      simulatedBefore >= 0 && simulatedAfter > simulatedBefore,
+      "agent 1 simulated nothing for the pings after the kill (\(simulatedBefore) → \(simulatedAfter))"
+    )
+    let flowsAfter = try world.controlGet(0, "/flows")
+    #expect(
+      !flowsAfter.contains(peerTunnel),
+      "agent 1 tunnels to the killed agent again after simulating:\n\(flowsAfter)")
 
     try world.startAgent(1)
     try await world.waitReady(1)
