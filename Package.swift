@@ -17,6 +17,7 @@ let package = Package(
   platforms: [.macOS(.v15)],
   products: [
     .executable(name: "midgectl", targets: ["midgectl"]),
+    .executable(name: "midge-bench", targets: ["midge-bench"]),
     .executable(name: "midge-agent", targets: ["midge-agent"]),
     .executable(name: "midge-supervisor", targets: ["midge-supervisor"]),
     .library(name: "ZooKeeper", targets: ["ZooKeeper"]),
@@ -76,6 +77,7 @@ let package = Package(
       swiftSettings: strict),
     .target(name: "CDatapath", path: "Sources/CDatapath"),
     .target(name: "Spawn", swiftSettings: strict),
+    .target(name: "CommandSupport", swiftSettings: strict),
     .target(
       name: "Datapath", dependencies: ["Addresses", "Packets", "CDatapath", log],
       swiftSettings: strict),
@@ -100,14 +102,26 @@ let package = Package(
       swiftSettings: strict),
 
     // Executables.
+    // The operator's tool: the NSDB, topology files, traces, Kubernetes manifests. No agent,
+    // no datapath: what runs on a hypervisor is `midge-agent`, what measures is `midge-bench`.
     .executableTarget(
       name: "midgectl",
       dependencies: [
-        "Addresses", "AgentCore", "ZooKeeper", "LZ4", "NSDB", "Topology", "TopologyFile",
-        "Simulation",
-        "Packets", "Agent",
-        log, "Kubernetes",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Addresses", "ZooKeeper", "NSDB", "Topology", "TopologyFile", "Simulation", "Packets",
+        "Kubernetes",
+        "CommandSupport", log, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      swiftSettings: strict
+    ),
+
+    // Benchmarks against live components (in-process agents, veths) and the drills'
+    // traffic helpers (stream, proxy).
+    .executableTarget(
+      name: "midge-bench",
+      dependencies: [
+        "Addresses", "Agent", "AgentCore", "CDatapath", "NSDB", "Packets", "Simulation", "Topology",
+        "ZooKeeper",
+        "CommandSupport", log, .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict
     ),

@@ -5,7 +5,7 @@ import Synchronization
 /// The agent's counters, exposed in the Prometheus text format at `/metrics`.
 ///
 /// The agent counts into plain relaxed atomics: that is all an increment on the packet
-/// path should cost, and the agent itself, `/health` and `midgectl bench` read them
+/// path should cost, and the agent itself, `/health` and `midge-bench` read them
 /// back. The exposition is swift-prometheus's: at each scrape the current values are
 /// carried into its registry (counters by their increase since the last scrape, gauges
 /// as they are), together with the datapath's per-port counters, and the registry

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
 import Logging
 import NSDB
@@ -33,7 +34,9 @@ struct ClusterOptions: ParsableArguments {
       client = try await ZooKeeperClient.connect(
         to: connectString, sessionTimeout: .seconds(10), logger: logger, timeout: .seconds(timeout))
     } catch {
-      throw CommandError("cannot reach ZooKeeper at \(connectString) (--zk or $MIDGE_ZK): \(error)")
+      throw CommandError(
+        "cannot reach ZooKeeper at \(connectString) (--zk or $MIDGE_ZK): \(error)",
+        code: .unreachable, cause: error)
     }
     let store = NSDBStore(
       client: client, root: root, logger: logger, maxRequestBytes: maxRequestBytes)
@@ -93,10 +96,4 @@ func warnCorrupt(_ corrupt: [CorruptObject], leftOut: String = "left out") {
       "warning: \(object) and is \(leftOut); see `midgectl raw get \(object.type.rawValue) \(object.id)`, repair with `midgectl raw delete|put` or by applying a file that names it\n"
     FileHandle.standardError.write(Data(line.utf8))
   }
-}
-
-/// A failure to report as one clear line (no usage text: the command was right).
-struct CommandError: Error, CustomStringConvertible {
-  var description: String
-  init(_ description: String) { self.description = description }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 
+/// The operator's tool. It talks to ZooKeeper and reads files; it links no agent and no
+/// datapath (benchmarks and the drills' traffic helpers are `midge-bench`).
 @main
 struct Midgectl: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
@@ -7,8 +9,7 @@ struct Midgectl: AsyncParsableCommand {
     abstract: "Operate a Midge cluster: topology bootstrap, inspection and ZooKeeper checks.",
     subcommands: [
       Apply.self, Diff.self, Get.self, Delete.self, Export.self, Graph.self, Hosts.self,
-      Ports.self, Trace.self, Check.self, Raw.self, Stream.self, Proxy.self, K8s.self, Smoke.self,
-      Bench.self,
+      Ports.self, Trace.self, Check.self, Raw.self, K8s.self, Smoke.self,
     ]
   )
 }

@@ -1,5 +1,6 @@
 import Addresses
 import ArgumentParser
+import CommandSupport
 import Foundation
 import Logging
 import NSDB

@@ -6,14 +6,6 @@ import Testing
 import Topology
 import TopologyFile
 
-/// Why the end-to-end tests cannot run here, or nil (root, `ip`, `ping`).
-func endToEndUnavailable() -> String? {
-  guard geteuid() == 0 else { return "agent end-to-end tests need root (CI runs as root)" }
-  guard runCommand(["ip", "-V"]).status == 0 else { return "the `ip` command is missing" }
-  guard runCommand(["ping", "-V"]).status == 0 else { return "`ping` is missing (iputils-ping)" }
-  return nil
-}
-
 /// Replies in `ping -D` output, as (timestamp, icmp_seq).
 func replies(_ output: String) -> [(time: Double, seq: Int)] {
   output.split(separator: "\n").compactMap { line in
@@ -29,7 +21,7 @@ func replies(_ output: String) -> [(time: Double, seq: Int)] {
 
 @Suite(
   "Agents end to end: two midge-agent processes, VM namespaces, real packets",
-  .serialized, .enabled(if: endToEndUnavailable() == nil, "\(endToEndUnavailable() ?? "")"))
+  .serialized, .requires(Requirement.agents))
 struct AgentEndToEndTests {
   @Test(
     "switched and routed pings across agents pass, the filtered pair is blocked, 8 MB of TCP arrive intact"
@@ -153,7 +145,24 @@ struct AgentEndToEndTests {
         #expect(try await state.activeState(port.id) == nil, "\(name) still active")
       }
     }
-    #expect(!world.ping(from: "vm-a1", to: "10.61.1.3", count: 2))
+    // The next packets towards the dead host's VM reach agent 1 as misses (the flows that
+    // tunnelled them were removed) and are simulated against the port's state: inactive,
+    // so no flow leads to the killed agent's tunnel endpoint again. A ping failing alone
+    // would prove nothing: with its agent dead, vm-a2 cannot answer whatever agent 1 does.
+    func simulations() throws -> Double {
+      metricValue(try world.controlGet(0, "/metrics"), "midge_agent_simulations_total") ?? -1
+    }
+    let simulatedBefore = try simulations()
+    #expect(!world.ping(from: "vm-a1", to: "10.61.1.3", count: 2), "vm-a2 answered")
+    let simulatedAfter = try simulations()
+    #expect(
+      simulatedBefore >= 0 && simulatedAfter > simulatedBefore,
+      "agent 1 simulated nothing for the pings after the kill (\(simulatedBefore) → \(simulatedAfter))"
+    )
+    let flowsAfter = try world.controlGet(0, "/flows")
+    #expect(
+      !flowsAfter.contains(peerTunnel),
+      "agent 1 tunnels to the killed agent again after simulating:\n\(flowsAfter)")
 
     try world.startAgent(1)
     try await world.waitReady(1)

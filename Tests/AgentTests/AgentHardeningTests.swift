@@ -9,7 +9,7 @@ import Topology
 /// crash it. Real agents, VM namespaces and ZooKeeper.
 @Suite(
   "Agent hardening: corrupt objects and hostile control requests",
-  .serialized, .enabled(if: endToEndUnavailable() == nil, "\(endToEndUnavailable() ?? "")"))
+  .serialized, .requires(Requirement.agents))
 struct AgentHardeningTests {
   /// Agent 1's `/health` answer.
   static func health(_ world: AgentWorld) throws -> [String: Any] {

@@ -8,7 +8,7 @@ import TopologyFile
 
 @Suite(
   "Agents end to end: learned state and session expiry",
-  .serialized, .enabled(if: endToEndUnavailable() == nil, "\(endToEndUnavailable() ?? "")"))
+  .serialized, .requires(Requirement.agents))
 struct AgentStateTests {
   @Test(
     "a learned MAC is in the bridge's MAC table while flows use it, and leaves after they expire")

@@ -43,10 +43,7 @@ final class AgentWorld: @unchecked Sendable {
   private var cleaned = false
   let logger = ZooKeeperServer.logger("agent-world")
 
-  static var agentBinary: String {
-    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    return executable.deletingLastPathComponent().appendingPathComponent("midge-agent").path
-  }
+  static var agentBinary: String { Requirement.productPath("midge-agent") }
 
   /// More `midge-agent` flags for every agent.
   let agentArguments: [String]
@@ -54,10 +51,7 @@ final class AgentWorld: @unchecked Sendable {
   /// supervisor, and `agentPID(_:)` the agent).
   let supervised: Bool
 
-  static var supervisorBinary: String {
-    URL(fileURLWithPath: agentBinary).deletingLastPathComponent()
-      .appendingPathComponent("midge-supervisor").path
-  }
+  static var supervisorBinary: String { Requirement.productPath("midge-supervisor") }
 
   init(
     zookeeper: ZooKeeperServer, sessionTimeout: Double = 2, agentArguments: [String] = [],
@@ -71,9 +65,7 @@ final class AgentWorld: @unchecked Sendable {
     root = "/midge-e2e-\(suffix)"
     directory = NSTemporaryDirectory() + "midge-e2e-\(suffix)"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    guard FileManager.default.isExecutableFile(atPath: Self.agentBinary) else {
-      throw HarnessError("no midge-agent next to the test binary at \(Self.agentBinary)")
-    }
+    try Requirement.check(supervised ? Requirement.supervisedAgents : Requirement.agents)
   }
 
   deinit { cleanUp() }

@@ -41,7 +41,7 @@ func rootNamespaceTraces(_ world: ClusterWorld, also: [String] = []) -> [String]
 
 @Suite(
   "A cluster on one machine: hosts in namespaces on a real underlay, a ZooKeeper ensemble on it",
-  .serialized, .enabled(if: endToEndUnavailable() == nil, "\(endToEndUnavailable() ?? "")"))
+  .serialized, .requires(Requirement.cluster))
 struct ClusterTests {
   @Test(
     "VMs on different hosts ping each other on one bridge and through the router; the chain blocks its pair only"

@@ -85,11 +85,7 @@ final class ClusterWorld: @unchecked Sendable {
   /// interrupted, which makes it remove what it made.
   static func up(hosts: Int, vmsPerHost: Int = 2) async throws -> ClusterWorld {
     let binaries = URL(fileURLWithPath: AgentWorld.agentBinary).deletingLastPathComponent().path
-    for product in ["midge-agent", "midgectl"] {
-      guard FileManager.default.isExecutableFile(atPath: binaries + "/" + product) else {
-        throw HarnessError("no \(product) in \(binaries) (swift build --build-tests builds it)")
-      }
-    }
+    try Requirement.check(Requirement.cluster)
     let directory =
       NSTemporaryDirectory() + "midge-cluster-"
       + String(UInt32.random(in: 0x1000_0000...0xFFFF_FFFF), radix: 16)

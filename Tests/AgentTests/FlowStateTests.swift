@@ -6,7 +6,7 @@ import TopologyFile
 
 @Suite(
   "Agents end to end: flow state between hosts",
-  .serialized, .enabled(if: endToEndUnavailable() == nil, "\(endToEndUnavailable() ?? "")"))
+  .serialized, .requires(Requirement.agents))
 struct FlowStateTests {
   @Test(
     "a chain that admits only return flow passes replies simulated on another host, and nothing else"

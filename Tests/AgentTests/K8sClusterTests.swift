@@ -91,7 +91,7 @@ final class K8sClusterWorld: PodNetwork, @unchecked Sendable {
 
 @Suite(
   "Kubernetes NetworkPolicy over a cluster: one pod per host, real TCP, UDP and ICMP across the underlay",
-  .serialized, .enabled(if: endToEndUnavailable() == nil, "\(endToEndUnavailable() ?? "")"))
+  .serialized, .requires(Requirement.cluster))
 struct K8sClusterTests {
   @Test(
     "without policies pods on three hosts reach each other: one bridge across hosts, and routed")

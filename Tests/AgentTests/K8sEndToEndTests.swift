@@ -27,9 +27,7 @@ final class K8sWorld: PodNetwork, @unchecked Sendable {
     root = "/midge-k8s-\(suffix)"
     directory = NSTemporaryDirectory() + "midge-k8s-\(suffix)"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    guard FileManager.default.isExecutableFile(atPath: AgentWorld.agentBinary) else {
-      throw HarnessError("no midge-agent next to the test binary at \(AgentWorld.agentBinary)")
-    }
+    try Requirement.check(Requirement.agents)
   }
 
   deinit { cleanUp() }
@@ -136,7 +134,7 @@ final class K8sWorld: PodNetwork, @unchecked Sendable {
 
 @Suite(
   "Kubernetes translation end to end: agents, pod namespaces, real packets",
-  .serialized, .enabled(if: endToEndUnavailable() == nil, "\(endToEndUnavailable() ?? "")"))
+  .serialized, .requires(Requirement.agents))
 struct K8sEndToEndTests {
   @Test("without policies pods reach each other: same namespace across agents, and routed")
   func open() async throws {

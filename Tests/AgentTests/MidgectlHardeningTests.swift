@@ -5,7 +5,9 @@ import Topology
 import TopologyFile
 
 /// `midgectl` with hostile inputs and a damaged NSDB: nothing crashes, hides or half-writes.
-@Suite("midgectl hardening: corrupt objects, refused files, hostile strings", .serialized)
+@Suite(
+  "midgectl hardening: corrupt objects, refused files, hostile strings", .serialized,
+  .requires(.product("midgectl")))
 struct MidgectlHardeningTests {
   func midgectl(_ zk: String, _ root: String, _ arguments: [String]) -> (
     status: Int32, output: String

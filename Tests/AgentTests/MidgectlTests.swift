@@ -3,12 +3,9 @@ import MidgeTestSupport
 import Testing
 
 /// `midgectl` as an operator runs it: the built binary against a real ZooKeeper.
-@Suite("midgectl commands against a live NSDB", .serialized)
+@Suite("midgectl commands against a live NSDB", .serialized, .requires(.product("midgectl")))
 struct MidgectlTests {
-  static var binary: String {
-    URL(fileURLWithPath: AgentWorld.agentBinary).deletingLastPathComponent()
-      .appendingPathComponent("midgectl").path
-  }
+  static var binary: String { Requirement.productPath("midgectl") }
 
   static let demo = ZooKeeperServer.repositoryRoot + "/ops/topologies/demo.yaml"
 

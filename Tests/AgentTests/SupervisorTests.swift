@@ -9,7 +9,7 @@ import Topology
 /// over without waiting for the session timeout; a clean stop passes through.
 @Suite(
   "midge-supervisor: a dead agent's session closed at once",
-  .serialized, .enabled(if: endToEndUnavailable() == nil, "\(endToEndUnavailable() ?? "")"))
+  .serialized, .requires(Requirement.supervisedAgents))
 struct SupervisorTests {
   /// How long after `start` vm-a2 (served by host-2) is seen inactive in the NSDB;
   /// nil if not within `limit`.

@@ -9,7 +9,7 @@ import TopologyFile
 /// on demand, and what goes unused is dropped again.
 @Suite(
   "Agent topology cache: on-demand loading and eviction",
-  .serialized, .enabled(if: endToEndUnavailable() == nil, "\(endToEndUnavailable() ?? "")"))
+  .serialized, .requires(Requirement.agents))
 struct TopologyCacheTests {
   /// The agent's `/topology` answer.
   private func topology(_ world: AgentWorld, _ index: Int) throws -> [String: Any] {

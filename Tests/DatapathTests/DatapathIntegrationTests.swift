@@ -2,13 +2,14 @@ import Addresses
 import Datapath
 import Foundation
 import Logging
+import MidgeTestSupport
 import Packets
 import Synchronization
 import Testing
 
 /// Real packets between network namespaces the tests create (root only; see
 /// NetworkFixture). Serialized: they share the host's network stack.
-@Suite("Datapath between network namespaces", .serialized)
+@Suite("Datapath between network namespaces", .serialized, .requires(Requirement.network))
 struct DatapathIntegrationTests {
   private static let logger = Logger(label: "midge.datapath.test")
 
@@ -30,10 +31,6 @@ struct DatapathIntegrationTests {
 
   @Test("two namespaces ping through flows; removing the flows by tag makes the next packet a miss")
   func pingAndInvalidate() async throws {
-    if let reason = networkTestsUnavailable() {
-      Issue.record(Comment(rawValue: reason))
-      return
-    }
     let fixture = NetworkFixture()
     defer { fixture.cleanUp() }
     let (datapath, installer, a, b) = try bridge(fixture, subnet: 1)
@@ -60,10 +57,6 @@ struct DatapathIntegrationTests {
 
   @Test("UDP with checksum offload on crosses the datapath (partial checksums completed)")
   func udpWithOffload() throws {
-    if let reason = networkTestsUnavailable() {
-      Issue.record(Comment(rawValue: reason))
-      return
-    }
     let fixture = NetworkFixture()
     defer { fixture.cleanUp() }
     let (datapath, _, a, b) = try bridge(fixture, subnet: 2)
@@ -96,10 +89,6 @@ struct DatapathIntegrationTests {
 
   @Test("a tunnel between two datapaths on 127.0.0.1 carries a ping")
   func tunnelPing() throws {
-    if let reason = networkTestsUnavailable() {
-      Issue.record(Comment(rawValue: reason))
-      return
-    }
     let fixture = NetworkFixture()
     defer { fixture.cleanUp() }
     let a = try fixture.addVM(IPv4Address(10, 199, 3, 1))
@@ -136,10 +125,6 @@ struct DatapathIntegrationTests {
 
   @Test("an interface that disappears is reported and detached, not fatal")
   func interfaceRemoved() async throws {
-    if let reason = networkTestsUnavailable() {
-      Issue.record(Comment(rawValue: reason))
-      return
-    }
     let fixture = NetworkFixture()
     defer { fixture.cleanUp() }
     let (datapath, _, a, _) = try bridge(fixture, subnet: 4)
@@ -152,10 +137,6 @@ struct DatapathIntegrationTests {
 
   @Test("an interface set down or deleted is reported as detached with its reason, not fatal")
   func interfaceDownReported() async throws {
-    if let reason = networkTestsUnavailable() {
-      Issue.record(Comment(rawValue: reason))
-      return
-    }
     let fixture = NetworkFixture()
     defer { fixture.cleanUp() }
     let a = try fixture.addVM(IPv4Address(10, 199, 5, 1))
@@ -193,10 +174,6 @@ struct DatapathIntegrationTests {
   @Test(
     "later packets of a flow wait for its pending simulation: one miss, all delivered on install")
   func missesCoalesce() async throws {
-    if let reason = networkTestsUnavailable() {
-      Issue.record(Comment(rawValue: reason))
-      return
-    }
     let fixture = NetworkFixture()
     defer { fixture.cleanUp() }
     let a = try fixture.addVM(IPv4Address(10, 199, 6, 1))

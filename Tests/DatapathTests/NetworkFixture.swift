@@ -11,18 +11,6 @@ func shell(_ arguments: [String], timeout: Double = 15) -> (status: Int32, outpu
   runCommand(arguments, timeout: timeout)
 }
 
-/// Why the network tests cannot run here, or nil when they can (root, `ip`, `ping`).
-func networkTestsUnavailable() -> String? {
-  guard geteuid() == 0 else {
-    return "network namespace tests need root (run as root, as CI does on Debian 12)"
-  }
-  guard shell(["ip", "-V"]).status == 0 else { return "the `ip` command (iproute2) is missing" }
-  guard shell(["ping", "-V"]).status == 0 else {
-    return "`ping` is missing (apt-get install iputils-ping)"
-  }
-  return nil
-}
-
 /// "VMs" as network namespaces, each joined to the root namespace by a veth pair whose
 /// root-side end the datapath attaches to. Removes everything it created on `cleanUp()`
 /// (also called by deinit), even after failures. Tenant addresses are 10.x, inside the

@@ -2,23 +2,22 @@ import Addresses
 import Datapath
 import Foundation
 import Logging
+import MidgeTestSupport
 import Packets
 import Testing
 
 /// A leased port's gate (PortGate), with real packets between namespaces: closed or past
 /// its deadline, the port neither sends nor takes frames; open until a future deadline,
 /// it carries them, and stops by itself when the deadline passes.
-@Suite("Port gate: a leased port carries frames only until its deadline", .serialized)
+@Suite(
+  "Port gate: a leased port carries frames only until its deadline", .serialized,
+  .requires(Requirement.network))
 struct PortGateTests {
   private static let logger = Logger(label: "midge.datapath.gate.test")
 
   @Test(
     "closed: pings fail; open until a deadline: they pass; the deadline passes: they fail again")
   func gateFollowsDeadline() async throws {
-    if let reason = networkTestsUnavailable() {
-      Issue.record(Comment(rawValue: reason))
-      return
-    }
     let fixture = NetworkFixture()
     defer { fixture.cleanUp() }
     let installer = MissInstaller(tag: FlowTagHash(high: 3, low: 4)) { port in

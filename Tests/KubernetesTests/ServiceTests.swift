@@ -100,10 +100,27 @@ struct ServiceTests {
         ingress: [{ports: [{port: 80}]}]
       """
     let view = Cluster.view(try Cluster.translate(Self.service + "\n---\n" + policies))
-    // The service sends TCP 80 to port 81, which y/b's policy does not allow.
+    // The service sends TCP 80 to port 81, which y/b's policy does not allow: a rule drops
+    // it (not a missing route or an unknown address).
     let denied = try Cluster.send(
       "tcp", from: Self.xa, toAddress: "10.96.0.10", port: 80, view: view)
-    #expect(denied.verdict != .forward)
+    guard case .drop(.ruleDrop) = denied.verdict else {
+      Issue.record("expected the policy to drop it, got \(denied.verdict): \(denied.trace)")
+      return
+    }
+    // The positive control: the same service, client and policy, allowing the endpoint's
+    // port 81 instead of 80. The connection passes, so the drop above is the policy's
+    // port check after DNAT, not a translation that blocks every service connection.
+    let allowing = policies.replacingOccurrences(
+      of: "ingress: [{ports: [{port: 80}]}]", with: "ingress: [{ports: [{port: 81}]}]")
+    #expect(allowing != policies)
+    let allowingView = Cluster.view(
+      try Cluster.translate(Self.service + "\n---\n" + allowing))
+    let admitted = try Cluster.send(
+      "tcp", from: Self.xa, toAddress: "10.96.0.10", port: 80, view: allowingView)
+    #expect(admitted.verdict == .forward, "\(admitted.trace)")
+    #expect(admitted.outputPorts == [Cluster.portID(Self.yb)])
+    #expect(try !Cluster.allowed("tcp", Self.xa, Self.yb, 80, view: allowingView))
     // UDP 53 goes to UDP 80: also not allowed (the policy names TCP 80).
     #expect(try !Cluster.allowed("udp", Self.xa, Self.yb, 80, view: view))
     #expect(try Cluster.allowed("tcp", Self.xa, Self.yb, 80, view: view))

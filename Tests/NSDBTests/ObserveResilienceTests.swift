@@ -15,7 +15,8 @@ struct ObserveResilienceTests {
     let store = f.store
     let bad = ID.named("bad")
     try await f.client.create(store.paths.object(.bridge, bad), data: [0xFF, 0x00, 0x13, 0x37])
-    var updates = store.observe(Bridge.self, bad).makeAsyncIterator()
+    let updates = store.observe(Bridge.self, bad).withDeadlines(
+      "element of store.observe(Bridge.self, bad)")
     guard case .corrupt(let error)? = try await updates.next() else {
       Issue.record("an observer did not report corrupt bytes")
       return
@@ -37,8 +38,10 @@ struct ObserveResilienceTests {
     let other = ID.named("other")
     try await store.create(Bridge(id: good, name: "good"))
     try await store.create(Bridge(id: other, name: "other"))
-    var goodUpdates = store.observe(Bridge.self, good).makeAsyncIterator()
-    var otherUpdates = store.observe(Bridge.self, other).makeAsyncIterator()
+    let goodUpdates = store.observe(Bridge.self, good).withDeadlines(
+      "element of store.observe(Bridge.self, good)")
+    let otherUpdates = store.observe(Bridge.self, other).withDeadlines(
+      "element of store.observe(Bridge.self, other)")
     guard case .value(let first)? = try await goodUpdates.next() else {
       Issue.record("no initial value")
       return
@@ -51,7 +54,8 @@ struct ObserveResilienceTests {
       return
     }
     // A new observer of the corrupt object is told too, not given a stale value.
-    var again = store.observe(Bridge.self, good).makeAsyncIterator()
+    let again = store.observe(Bridge.self, good).withDeadlines(
+      "element of store.observe(Bridge.self, good)")
     guard case .corrupt? = try await again.next() else {
       Issue.record("a new observer got a stale value")
       return
@@ -75,9 +79,12 @@ struct ObserveResilienceTests {
     try await store.transaction { tx in
       for n in 0..<3 { try await tx.create(Bridge(id: .named("b\(n)"), name: "b\(n)")) }
     }
-    var events = store.observeAll(Bridge.self).makeAsyncIterator()
+    let events = store.observeAll(Bridge.self).withDeadlines(
+      "element of store.observeAll(Bridge.self)")
     var seen = Set<ID>()
-    while let event = try await events.next() {
+    // Three objects and .ready: a hundred events would be a runaway stream.
+    for _ in 0..<100 {
+      guard let event = try await events.next() else { break }
       if case .updated(let bridge) = event { seen.insert(bridge.id) }
       if case .ready = event { break }
     }
@@ -97,7 +104,7 @@ struct ObserveResilienceTests {
     var updated = false
     var deleted = false
     reading: for _ in 0..<20 where !(created && updated && deleted) {
-      switch try await events.next() {
+      switch try await events.next(within: WaitBudget.recovery) {
       case .updated(let bridge)? where bridge.id == .named("new"): created = true
       case .updated(let bridge)? where bridge.name == "b0-after-expiry": updated = true
       case .deleted(let id)? where id == .named("b1"): deleted = true

@@ -13,8 +13,10 @@ struct ObserveTests {
     let store = f.store
     let id = ID.named("b")
     try await store.create(Bridge(id: id, name: "v0"))
-    var first = store.observe(Bridge.self, id).makeAsyncIterator()
-    var second = store.observe(Bridge.self, id).makeAsyncIterator()
+    let first = store.observe(Bridge.self, id).withDeadlines(
+      "element of store.observe(Bridge.self, id)")
+    let second = store.observe(Bridge.self, id).withDeadlines(
+      "element of store.observe(Bridge.self, id)")
     guard case .value(let initial)? = try await first.next() else {
       Issue.record("no initial value")
       return
@@ -57,9 +59,12 @@ struct ObserveTests {
     try await store.transaction { tx in
       for n in 0..<10 { try await tx.create(Bridge(id: .named("b\(n)"), name: "b\(n)")) }
     }
-    var events = store.observeAll(Bridge.self).makeAsyncIterator()
+    let events = store.observeAll(Bridge.self).withDeadlines(
+      "element of store.observeAll(Bridge.self)")
     var seen = Set<ID>()
-    while let event = try await events.next() {
+    // Ten objects and .ready: a hundred events would be a runaway stream.
+    for _ in 0..<100 {
+      guard let event = try await events.next() else { break }
       if case .updated(let bridge) = event { seen.insert(bridge.id) }
       if case .ready = event { break }
     }
@@ -87,7 +92,8 @@ struct ObserveTests {
       try await store.setUp()
       let id = ID.named("b")
       try await store.create(Bridge(id: id, name: "before"))
-      var updates = store.observe(Bridge.self, id).makeAsyncIterator()
+      let updates = store.observe(Bridge.self, id).withDeadlines(
+        "element of store.observe(Bridge.self, id)")
       _ = try await updates.next()
 
       try await server.kill(member: 1)
@@ -99,7 +105,9 @@ struct ObserveTests {
       try await writerStore.update(bridge)
       var name = ""
       for _ in 0..<5 where name != "after-restart" {
-        if case .value(let value)? = try await updates.next() { name = value.name }
+        if case .value(let value)? = try await updates.next(within: WaitBudget.recovery) {
+          name = value.name
+        }
       }
       #expect(name == "after-restart")
 
@@ -107,7 +115,9 @@ struct ObserveTests {
       bridge.name = "after-expiry"
       try await writerStore.update(bridge)
       for _ in 0..<5 where name != "after-expiry" {
-        if case .value(let value)? = try await updates.next() { name = value.name }
+        if case .value(let value)? = try await updates.next(within: WaitBudget.recovery) {
+          name = value.name
+        }
       }
       #expect(name == "after-expiry")
       await writer.close()

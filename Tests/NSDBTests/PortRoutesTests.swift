@@ -31,7 +31,7 @@ struct PortRoutesTests {
     defer { Task { await observer.close() } }
     let publisher = PortRoutes(client: agent, paths: paths, logger: log)
     let reader = PortRoutes(client: observer, paths: paths, logger: log)
-    var changes = reader.watchRoutes(port).makeAsyncIterator()
+    let changes = reader.watchRoutes(port).withDeadlines("element of reader.watchRoutes(port)")
     #expect(try await changes.next() == [])
     #expect(try await reader.routes(port) == [])
 
@@ -127,7 +127,7 @@ struct PortRoutesTests {
         #expect(error.code == .corrupt)
         #expect(error.message.contains(paths.portRoutes(port)))
       }
-      var changes = reader.watchRoutes(port).makeAsyncIterator()
+      let changes = reader.watchRoutes(port).withDeadlines("element of reader.watchRoutes(port)")
       do {
         _ = try await changes.next()
         Issue.record("the watch delivered corrupt routes")

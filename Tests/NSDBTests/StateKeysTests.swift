@@ -18,7 +18,7 @@ struct StateKeysTests {
     let observer = try await server.client(label: "observer")
     defer { Task { await observer.close() } }
     let watching = HostState(client: observer, paths: paths, logger: log)
-    var alive = watching.watchAlive(host).makeAsyncIterator()
+    let alive = watching.watchAlive(host).withDeadlines("element of watching.watchAlive(host)")
     #expect(try await alive.next() == false)
     #expect(try await watching.isAlive(host) == false)
 
@@ -80,7 +80,7 @@ struct StateKeysTests {
     defer { Task { await b.close() } }
     let stateA = PortState(client: a, paths: paths, logger: log)
     let stateB = PortState(client: b, paths: paths, logger: log)
-    var active = stateB.watchActive(port).makeAsyncIterator()
+    let active = stateB.watchActive(port).withDeadlines("element of stateB.watchActive(port)")
     #expect(try await active.next() == .some(nil))
 
     try await stateA.activate(port: port, host: hostA, tunnelKey: 0xDEAD_BEEF)
@@ -128,7 +128,8 @@ struct StateKeysTests {
       let state = HostState(client: client, paths: paths, logger: log)
       let host = ID.random()
       #expect(try await state.interfaces(host) == [])
-      var changes = state.watchInterfaces(host).makeAsyncIterator()
+      let changes = state.watchInterfaces(host).withDeadlines(
+        "element of state.watchInterfaces(host)")
       #expect(try await changes.next() == [])
       try await state.setInterfaces(host: host, ["eth0", "veth-a.10"])
       #expect(try await state.interfaces(host) == ["eth0", "veth-a.10"])

@@ -189,8 +189,8 @@ struct StateTableTests {
       }
     }
     let table = StateTable(client: writer, path: path, logger: log)
-    var updates = StateTable(client: reader, path: path, logger: log).replicate()
-      .makeAsyncIterator()
+    let updates = StateTable(client: reader, path: path, logger: log).replicate()
+      .withDeadlines("replica update of \(path)")
     let initial = try #require(try await updates.next())
     #expect(initial.snapshot.isEmpty)
     #expect(initial.changes.isEmpty)
@@ -256,7 +256,7 @@ struct StateTableTests {
       let bridge = ID.random()
       let ip4mac = IPv4MACTable.ip4MacTable(
         client: client, paths: paths, bridge: bridge, logger: log)
-      var replica = ip4mac.replicate().makeAsyncIterator()
+      let replica = ip4mac.replicate().withDeadlines("element of ip4mac.replicate()")
       #expect(try await replica.next()?.snapshot == [:])
       try await ip4mac.add(ip, mac, persistent: true)
       let update = try #require(try await replica.next())

@@ -164,7 +164,8 @@ struct StoreTests {
     }
     #expect(try await store.getAll(Bridge.self).map(\.id) == [.named("good")])
 
-    var events = store.observeAll(Bridge.self).makeAsyncIterator()
+    let events = store.observeAll(Bridge.self).withDeadlines(
+      "element of store.observeAll(Bridge.self)")
     var updated: [ID] = []
     var failed: [ID] = []
     for _ in 0..<5 {

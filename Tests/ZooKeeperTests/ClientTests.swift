@@ -129,7 +129,8 @@ struct ClientTests {
       }
     }
     let path = uniquePath("ephemeral-expiry")
-    let events = client.sessionEvents()
+    let events = client.sessionEvents().withDeadlines(
+      "session event after a forced expiry", budget: WaitBudget.recovery)
     let oldSession = client.sessionID
     try await client.create(path, mode: .ephemeral)
     client.onNewSession { renewed in
@@ -139,10 +140,9 @@ struct ClientTests {
     try await forceSessionExpiry(client, on: server)
 
     var seen: [SessionEvent] = []
-    for await event in events {
+    while seen.count < 100, let event = try await events.next() {
       seen.append(event)
       if case .connected = event { break }
-      if seen.count > 100 { break }
     }
     #expect(seen.contains(.expired(sessionID: oldSession)))
     guard case .connected(let newSession)? = seen.last else {
@@ -235,7 +235,7 @@ struct ClientTests {
       }
     }
     let path = uniquePath("watch")
-    var states = client.watchData(path).makeAsyncIterator()
+    let states = client.watchData(path).withDeadlines("data state of \(path)")
     #expect(try await states.next() == .absent)
 
     try await writer.create(path, data: [0])
@@ -263,7 +263,7 @@ struct ClientTests {
     let client = try await server.client()
     defer { Task { await client.close() } }
     let root = uniquePath("children")
-    var states = client.watchChildren(root).makeAsyncIterator()
+    let states = client.watchChildren(root).withDeadlines("children state of \(root)")
     #expect(try await states.next() == .absent)
     try await client.create(root)
     #expect(try await states.next()?.children == [])

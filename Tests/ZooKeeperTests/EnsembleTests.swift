@@ -9,7 +9,8 @@ struct EnsembleTests {
     try await ZooKeeperServer.with(members: 3) { ensemble in
       try await ensemble.withClient(sessionTimeout: .seconds(4)) { client in
         try await ensemble.withClient(sessionTimeout: .seconds(4), label: "observer") { observer in
-          let events = client.sessionEvents()
+          let events = client.sessionEvents().withDeadlines(
+            "session event after the connected member was killed", budget: WaitBudget.recovery)
           let session = client.sessionID
           try await client.create("/failover", mode: .ephemeral)
 
@@ -20,10 +21,9 @@ struct EnsembleTests {
           try await ensemble.kill(member: member)
 
           var seen: [SessionEvent] = []
-          for await event in events {
+          while seen.count <= 5, let event = try await events.next() {
             seen.append(event)
             if case .reconnected = event { break }
-            if seen.count > 5 { break }
           }
           let reconnectTime = ContinuousClock.now - killed
           #expect(seen.first == .suspended(sessionID: session))

@@ -10,7 +10,7 @@ struct RestartTests {
       try await server.withClient(sessionTimeout: .seconds(8)) { client in
         try await server.withClient(sessionTimeout: .seconds(8), label: "writer") { writer in
           let path = "/restart-watch"
-          var states = client.watchData(path).makeAsyncIterator()
+          let states = client.watchData(path).withDeadlines("data state of \(path)")
           #expect(try await states.next() == .absent)
           try await writer.create(path, data: [1])
           #expect(try await states.next()?.data == [1])
@@ -21,7 +21,8 @@ struct RestartTests {
           // write after the restart and the watch must see it.
           try await writer.waitUntilConnected(timeout: .seconds(10))
           try await writer.set(path, data: [2])
-          var last = try await states.next()
+          // The first state after the restart may wait for the client to reconnect.
+          var last = try await states.next(within: WaitBudget.recovery)
           for _ in 0..<3 where last?.data != [2] { last = try await states.next() }
           #expect(last?.data == [2])
 

@@ -1,9 +1,10 @@
 import Addresses
+import CommandSupport
 import Foundation
 import Glibc
 import Packets
 
-/// A veth pair in the root namespace for `midgectl bench agent`: the agent attaches one
+/// A veth pair in the root namespace for `midge-bench agent`: the agent attaches one
 /// end, the benchmark writes frames into the other. No addresses, no routes, IPv6 off,
 /// so nothing but the benchmark's own frames crosses it and the root namespace's routing
 /// is untouched. Removed by `remove()` (the benchmark calls it on every exit path).

@@ -2,6 +2,7 @@ import Addresses
 import Agent
 import AgentCore
 import ArgumentParser
+import CommandSupport
 import Foundation
 import Glibc
 import Logging
@@ -11,7 +12,7 @@ import Simulation
 import Topology
 import ZooKeeper
 
-/// `midgectl bench agent`: the agent figures of issue 6, with in-process agents (each its
+/// `midge-bench agent`: the agent figures of issue 6, with in-process agents (each its
 /// own ZooKeeper session, datapath and event loop) on veth pairs the benchmark creates in
 /// the root namespace (no addresses, no routes) and removes.
 ///
@@ -41,11 +42,40 @@ struct BenchAgent: AsyncParsableCommand {
   )
   var agentCPU: Int?
   @Option(help: "Which parts: invalidation, cold, setup (repeat the option).")
-  var parts: [String] = ["invalidation", "cold", "setup"]
+  var parts: [String] = Self.allParts
+
+  static let allParts = ["invalidation", "cold", "setup"]
+
+  /// Refuses what the benchmark cannot measure before it makes veths or agents: an
+  /// unknown part would otherwise be silently skipped, and zero counts leave nothing to
+  /// take a percentile of.
+  func validate() throws {
+    for part in parts where !Self.allParts.contains(part) {
+      throw ValidationError(
+        "unknown part '\(part)' (--parts takes \(Self.allParts.joined(separator: ", ")))")
+    }
+    for count in agents where !(1...64).contains(count) {
+      throw ValidationError("--agents \(count): between 1 and 64 agents")
+    }
+    guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+    guard flowsPerAgent >= 1 else { throw ValidationError("--flows-per-agent must be at least 1") }
+    guard coldPorts >= 1 else { throw ValidationError("--cold-ports must be at least 1") }
+    guard newFlows >= 1 else { throw ValidationError("--new-flows must be at least 1") }
+    if let agentCPU {
+      let online = CPUAffinity.online()
+      guard online.contains(agentCPU), online.count >= 2 else {
+        throw ValidationError(
+          "--agent-cpu \(agentCPU): this process may run on CPUs \(online), and the sender needs another one"
+        )
+      }
+    }
+  }
 
   func run() async throws {
-    guard geteuid() == 0 else { throw CommandError("the agent benchmark needs root (veths)") }
-    var logger = Logger(label: "midgectl.bench.agent")
+    guard geteuid() == 0 else {
+      throw CommandError("the agent benchmark needs root (veths)", code: .notPermitted)
+    }
+    var logger = Logger(label: "midge-bench.agent")
     logger.logLevel = .warning
     if parts.contains("invalidation") {
       for count in agents { try await invalidation(agents: count, logger: logger) }

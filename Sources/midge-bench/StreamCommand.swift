@@ -1,8 +1,9 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
 import Glibc
 
-/// `midgectl stream`: a steady TCP stream for failover drills. `serve` accepts one
+/// `midge-bench stream`: a steady TCP stream for failover drills. `serve` accepts one
 /// connection and reports, as one JSON line, how many bytes arrived, the longest gap
 /// between two reads and how the connection ended; `send` writes at a steady rate for a
 /// while and reports whether every write succeeded. Run inside the VM namespaces
@@ -16,6 +17,10 @@ struct Stream: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Accept one stream and report it.")
     @Option(help: "TCP port to listen on.") var port: UInt16
     @Option(help: "Give up after this many seconds.") var seconds: Double = 60
+
+    func validate() throws {
+      guard seconds > 0 else { throw ValidationError("--seconds must be more than 0") }
+    }
 
     func run() throws {
       let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -69,16 +74,19 @@ struct Stream: ParsableCommand {
     @Option(help: "How long to send, in seconds.") var seconds: Double = 20
     @Option(help: "Bytes per second.") var rate: Int = 1_000_000
 
-    func run() throws {
-      guard let colon = to.lastIndex(of: ":"), let port = UInt16(to[to.index(after: colon)...])
-      else { throw CommandError("--to must be ADDRESS:PORT") }
-      let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-      var address = sockaddr_in()
-      address.sin_family = sa_family_t(AF_INET)
-      address.sin_port = port.bigEndian
-      guard inet_pton(AF_INET, String(to[..<colon]), &address.sin_addr) == 1 else {
-        throw CommandError("--to: bad address")
+    func validate() throws {
+      guard seconds > 0 else { throw ValidationError("--seconds must be more than 0") }
+      guard rate > 0 else { throw ValidationError("--rate must be more than 0") }
+      do {
+        _ = try socketAddress(to)
+      } catch {
+        throw ValidationError("--to: \(error)")
       }
+    }
+
+    func run() throws {
+      var address = try socketAddress(to)
+      let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
       setTimeout(fd, 5)
       let connected = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {

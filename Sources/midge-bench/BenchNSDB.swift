@@ -1,10 +1,11 @@
 import ArgumentParser
+import CommandSupport
 import Logging
 import NSDB
 import Topology
 import ZooKeeper
 
-/// `midgectl bench nsdb`: the NSDB figures of issue 3, against a live ZooKeeper.
+/// `midge-bench nsdb`: the NSDB figures of issue 3, against a live ZooKeeper.
 struct BenchNSDB: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "nsdb",
@@ -20,8 +21,19 @@ struct BenchNSDB: AsyncParsableCommand {
   @Option(help: "Transactions in flight at once (each on its own bridge).") var concurrency = 8
   @Option(help: "Write→observer latency samples.") var samples = 300
 
+  /// Refuses counts the measurement cannot use (no bridge to spread ports over, no
+  /// sample to take a percentile of) before anything connects.
+  func validate() throws {
+    guard bridges >= 1 else { throw ValidationError("--bridges must be at least 1") }
+    guard ports >= bridges else {
+      throw ValidationError("--ports (\(ports)) must be at least --bridges (\(bridges))")
+    }
+    guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+    guard samples >= 1 else { throw ValidationError("--samples must be at least 1") }
+  }
+
   func run() async throws {
-    var logger = Logger(label: "midgectl.bench")
+    var logger = Logger(label: "midge-bench.nsdb")
     logger.logLevel = .warning
     let root = "/midge-bench-\(UInt32.random(in: 0...UInt32.max))"
     let client = try await ZooKeeperClient.connect(to: connectString, logger: logger)
@@ -114,12 +126,4 @@ struct BenchNSDB: AsyncParsableCommand {
       Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     return seconds > 0 ? Int(Double(count) / seconds) : 0
   }
-}
-
-/// `midgectl bench`: measurements against live components.
-struct Bench: AsyncParsableCommand {
-  static let configuration = CommandConfiguration(
-    abstract: "Benchmarks against live components (figures for issue notes).",
-    subcommands: [BenchNSDB.self, BenchAgent.self]
-  )
 }

@@ -1,8 +1,9 @@
 import CDatapath
+import CommandSupport
 import Foundation
 import Glibc
 
-/// CPU pinning for `midgectl bench agent --agent-cpu`: sched_setaffinity(2) on every
+/// CPU pinning for `midge-bench agent --agent-cpu`: sched_setaffinity(2) on every
 /// thread of the process (threads made later inherit it from their creator), or on the
 /// calling thread alone.
 enum CPUAffinity {

@@ -1,8 +1,9 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
 import Glibc
 
-/// `midgectl proxy`: a TCP relay for the partition drill. An agent reaches ZooKeeper
+/// `midge-bench proxy`: a TCP relay for the partition drill. An agent reaches ZooKeeper
 /// through it; while `--cut-file` exists the relay drops every connection and refuses new
 /// ones, so the agent is cut from ZooKeeper while it and its datapath keep running (no
 /// firewall rules, no route changes). Removing the file lets connections through again.
@@ -16,9 +17,20 @@ struct Proxy: ParsableCommand {
   var cutFile: String
   @Option(help: "Stop after this many seconds.") var seconds: Double = 600
 
+  func validate() throws {
+    guard seconds > 0 else { throw ValidationError("--seconds must be more than 0") }
+    for (option, value) in [("--listen", listen), ("--to", to)] {
+      do {
+        _ = try socketAddress(value)
+      } catch {
+        throw ValidationError("\(option): \(error)")
+      }
+    }
+  }
+
   func run() throws {
-    let listenAddress = try Self.address(listen)
-    let target = try Self.address(to)
+    let listenAddress = try socketAddress(listen)
+    let target = try socketAddress(to)
     let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     var one: Int32 = 1
     setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -76,18 +88,6 @@ struct Proxy: ParsableCommand {
         }.start()
       }
     }
-  }
-
-  static func address(_ text: String) throws -> sockaddr_in {
-    guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...])
-    else { throw CommandError("'\(text)' is not ADDRESS:PORT") }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = port.bigEndian
-    guard inet_pton(AF_INET, String(text[..<colon]), &address.sin_addr) == 1 else {
-      throw CommandError("'\(text)': bad IPv4 address")
-    }
-    return address
   }
 }
 
