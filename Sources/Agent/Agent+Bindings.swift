@@ -29,7 +29,15 @@ extension Agent {
         continue
       }
     }
-    let present = desired.count > attached.count ? DatapathSwitch.interfaceNames() : nil
+    var present: Set<String>?
+    if desired.count > attached.count {
+      do {
+        present = try DatapathSwitch.interfaceNames()
+      } catch {
+        // Without the list every interface is tried, which is slower but works.
+        logger.warning("cannot list interfaces", metadata: ["agent.error": "\(error)"])
+      }
+    }
     for (port, want) in desired.sorted(by: { $0.key < $1.key }) where attached[port] == nil {
       let name = snapshot.ports[port]?.name ?? port.description
       if let present, !present.contains(want.interface) {
