@@ -19,11 +19,16 @@ extension Agent {
     }
     var plan = BindingPlan(
       host: hostID, snapshot: snapshot, led: ledPorts, attached: attachedNow, interfaces: nil)
-    if !plan.attach.isEmpty, let interfaces = DatapathSwitch.interfaceNames() {
+    if !plan.attach.isEmpty {
       // Only when something is to be attached: one if_nameindex for all of them.
-      plan = BindingPlan(
-        host: hostID, snapshot: snapshot, led: ledPorts, attached: attachedNow,
-        interfaces: interfaces)
+      do {
+        plan = BindingPlan(
+          host: hostID, snapshot: snapshot, led: ledPorts, attached: attachedNow,
+          interfaces: try DatapathSwitch.interfaceNames())
+      } catch {
+        // Without the list every interface is tried, which is slower but works.
+        logger.info("cannot list interfaces", metadata: ["agent.error": "\(error)"])
+      }
     }
     for port in plan.detach { detach(port, reason: "binding removed or changed") }
     for (port, reason) in plan.unattachable.sorted(by: { $0.key < $1.key }) {

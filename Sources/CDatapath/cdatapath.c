@@ -1,11 +1,11 @@
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <sched.h>
 #include <stddef.h>
 #include <net/if.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "cdatapath.h"
 
@@ -23,7 +23,7 @@ int midge_dp_sendmmsg(int fd, struct midge_dp_mmsghdr *messages, unsigned int co
 
 int midge_dp_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
 
-unsigned short midge_dp_eth_p_all_be(void) { return htons(ETH_P_ALL); }
+int midge_dp_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 
 int midge_dp_interface_flags(int fd, const char *name, int *flags) {
   struct ifreq request;

@@ -17,13 +17,15 @@ public struct DatapathError: Error, CustomStringConvertible, Sendable {
     case stopped
     /// Entering a network namespace failed.
     case namespace
+    /// The system would not give the datapath a thread or a descriptor it needs.
+    case resources
   }
 
   /// The machine-readable reason.
   public var code: Code
   /// What was being done, and to what.
   public var message: String
-  /// The underlying error (usually a `SystemError`).
+  /// The underlying error (usually a `SystemCallError`).
   public var cause: (any Error & Sendable)?
 
   /// Creates an error.
@@ -38,20 +40,4 @@ public struct DatapathError: Error, CustomStringConvertible, Sendable {
     if let cause { text += ": \(cause)" }
     return text
   }
-}
-
-/// A failed system call: its name and errno.
-public struct SystemError: Error, CustomStringConvertible, Sendable, Hashable {
-  /// The call that failed.
-  public var call: String
-  /// The errno it left.
-  public var errno: Int32
-
-  /// Creates an error.
-  public init(call: String, errno: Int32) {
-    self.call = call
-    self.errno = errno
-  }
-
-  public var description: String { "\(call) failed with errno \(errno)" }
 }

@@ -62,12 +62,12 @@ public final class DatapathSwitch: Sendable {
     self.onEvent = onEvent
     if let endpoint = configuration.tunnel {
       let socket = try TunnelSocket(local: endpoint)
-      let loop = PacketLoop(
+      let loop = try PacketLoop(
         source: .tunnel(socket), flowCapacity: 1, batchSize: configuration.batchSize,
         logger: logger, onMisses: onMisses, onEvent: onEvent, onDetached: { _ in })
       loop.queue.tunnel = socket
       tunnelEndpoint = socket.local
-      tunnelLoop = (loop, LoopThread { loop.run() })
+      tunnelLoop = (loop, try DatapathSwitch.start(loop, "the tunnel"))
       logger.info("tunnel listening", metadata: ["datapath.tunnel": "\(socket.local)"])
     } else {
       tunnelEndpoint = nil
@@ -87,7 +87,13 @@ public final class DatapathSwitch: Sendable {
   ) throws(DatapathError) {
     let socket = try PacketSocket(interface: interface)
     socket.gate.set(gate)
-    guard let link = socket.linkState(), link.up else {
+    let link: (up: Bool, running: Bool)
+    do throws(SystemCallError) {
+      link = try socket.linkState()
+    } catch {
+      throw DatapathError(.interfaceDown, "link state of \(interface)", cause: error)
+    }
+    guard link.up else {
       throw DatapathError(.interfaceDown, "interface \(interface) is not up")
     }
     let result: Result<Void, DatapathError> = state.withLock { state in
@@ -95,19 +101,23 @@ public final class DatapathSwitch: Sendable {
       guard state.loops[port] == nil else {
         return .failure(DatapathError(.portInUse, "port \(port) is already attached"))
       }
-      let loop = PacketLoop(
-        source: .port(port, socket), flowCapacity: configuration.flowCapacity,
-        batchSize: configuration.batchSize, logger: logger, onMisses: onMisses, onEvent: onEvent,
-        onDetached: { [weak self] port in self?.forget(port: port) })
-      loop.queue.tunnel = tunnelSocket
-      loop.queue.ports[port] = socket
-      for (other, entry) in state.loops {
-        loop.queue.ports[other] = entry.socket
-        entry.loop.post(.addPort(port, socket))
+      do throws(DatapathError) {
+        let loop = try PacketLoop(
+          source: .port(port, socket), flowCapacity: configuration.flowCapacity,
+          batchSize: configuration.batchSize, logger: logger, onMisses: onMisses,
+          onEvent: onEvent, onDetached: { [weak self] port in self?.forget(port: port) })
+        loop.queue.tunnel = tunnelSocket
+        loop.queue.ports[port] = socket
+        for (other, entry) in state.loops { loop.queue.ports[other] = entry.socket }
+        // Started before the other loops learn of the port: a failure leaves no trace.
+        let thread = try DatapathSwitch.start(loop, "port \(port)")
+        for entry in state.loops.values { entry.loop.post(.addPort(port, socket)) }
+        tunnelLoop?.loop.post(.addPort(port, socket))
+        state.loops[port] = (loop, thread, socket)
+        return .success(())
+      } catch {
+        return .failure(error)
       }
-      tunnelLoop?.loop.post(.addPort(port, socket))
-      state.loops[port] = (loop, LoopThread { loop.run() }, socket)
-      return .success(())
     }
     try result.get()
     logger.info(
@@ -116,7 +126,6 @@ public final class DatapathSwitch: Sendable {
     onEvent(.linkUp(port: port, interface: interface))
   }
 
-  /// Detaches port `port`; its flows go with it.
   /// Lets port `port` carry frames until `deadline` (DatapathClock nanoseconds), or
   /// `PortGate.always` / `PortGate.closed`. Returns false when the port is not attached.
   @discardableResult
@@ -133,6 +142,7 @@ public final class DatapathSwitch: Sendable {
     state.withLock { $0.loops[port]?.socket.gate.current }
   }
 
+  /// Detaches port `port`; its flows go with it.
   public func detach(port: UInt32) {
     let entry = state.withLock { $0.loops[port] }
     guard let entry else { return }
@@ -241,6 +251,17 @@ public final class DatapathSwitch: Sendable {
     if let tunnelLoop, tunnelLoop.loop.running.exchange(false, ordering: .relaxed) {
       tunnelLoop.loop.wake()
       tunnelLoop.thread.join()
+    }
+  }
+
+  /// Runs `loop` on a thread of its own.
+  private static func start(_ loop: PacketLoop, _ serving: String) throws(DatapathError)
+    -> LoopThread
+  {
+    do throws(SystemCallError) {
+      return try LoopThread { loop.run() }
+    } catch {
+      throw DatapathError(.resources, "thread for the loop of \(serving)", cause: error)
     }
   }
 

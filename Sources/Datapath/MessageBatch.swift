@@ -59,17 +59,19 @@ struct MessageBatch {
     }
   }
 
-  /// Receives up to `capacity` messages without blocking; 0 when none are queued, -1 with
-  /// errno on error.
-  func receive(on descriptor: Int32) -> Int {
+  /// Receives up to `capacity` messages without blocking; 0 when none are queued.
+  @inline(__always)
+  func receive(on descriptor: Int32) throws(SystemCallError) -> Int {
     for index in 0..<capacity {
       headers[index].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
       headers[index].msg_len = 0
     }
-    let count = midge_dp_recvmmsg(
-      descriptor, headers, UInt32(capacity), Int32(MSG_DONTWAIT))
-    if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return 0 }
-    return Int(count)
+    do throws(SystemCallError) {
+      return try Syscall.recvmmsg(descriptor, headers, capacity, flags: Int32(MSG_DONTWAIT))
+    } catch {
+      if error.wouldBlock { return 0 }
+      throw error
+    }
   }
 
   /// The received length of message `index`.
@@ -83,18 +85,24 @@ struct MessageBatch {
 
 /// Waits until `descriptor` is readable, `wake` is written to, or `milliseconds` pass;
 /// drains `wake` and returns true when `descriptor` is readable.
-func waitReadable(_ descriptor: Int32, wake: Int32, milliseconds: Int32) -> Bool {
+@inline(__always)
+func waitReadable(_ descriptor: Int32, wake: Int32, milliseconds: Int32) throws(SystemCallError)
+  -> Bool
+{
   var requests = (
     pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
     pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
   )
-  let ready = withUnsafeMutableBytes(of: &requests) { bytes in
-    poll(bytes.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, milliseconds)
-  }
+  let ready = try Syscall.poll(&requests, count: 2, milliseconds: milliseconds)
   guard ready > 0 else { return false }
   if requests.1.revents & Int16(POLLIN) != 0 {
     var drain = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-    _ = withUnsafeMutableBytes(of: &drain) { read(wake, $0.baseAddress, $0.count) }
+    do throws(SystemCallError) {
+      _ = try Syscall.read(wake, &drain, MemoryLayout.size(ofValue: drain))
+    } catch {
+      // Emptied by a wake-up racing this one: nothing to drain is fine.
+      if !error.wouldBlock { throw error }
+    }
   }
   return requests.0.revents & Int16(POLLIN) != 0
 }

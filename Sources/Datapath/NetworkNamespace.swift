@@ -1,6 +1,3 @@
-import CDatapath
-import Glibc
-
 /// Running code inside a named network namespace (`ip netns add NAME`), for tests and
 /// benchmarks that need a socket in a "VM" namespace.
 ///
@@ -12,26 +9,31 @@ public enum NetworkNamespace {
   public static func withNamespace<R>(
     _ name: String, _ body: () throws -> R
   ) throws -> R {
-    let original = open("/proc/thread-self/ns/net", O_RDONLY)
-    guard original >= 0 else {
-      throw DatapathError(
-        .namespace, "open own namespace", cause: SystemError(call: "open", errno: errno))
-    }
-    defer { close(original) }
-    let target = open("/run/netns/\(name)", O_RDONLY)
-    guard target >= 0 else {
-      throw DatapathError(
-        .namespace, "open namespace \(name)", cause: SystemError(call: "open", errno: errno))
-    }
-    defer { close(target) }
-    guard midge_dp_setns_net(target) == 0 else {
-      throw DatapathError(
-        .namespace, "enter namespace \(name)", cause: SystemError(call: "setns", errno: errno))
+    let original = try open("/proc/thread-self/ns/net", "open own namespace")
+    defer { Syscall.closeOwned(original) }
+    let target = try open("/run/netns/\(name)", "open namespace \(name)")
+    defer { Syscall.closeOwned(target) }
+    do throws(SystemCallError) {
+      try Syscall.enterNetworkNamespace(target)
+    } catch {
+      throw DatapathError(.namespace, "enter namespace \(name)", cause: error)
     }
     defer {
-      let restored = midge_dp_setns_net(original)
-      precondition(restored == 0, "could not return to the original network namespace")
+      do throws(SystemCallError) {
+        try Syscall.enterNetworkNamespace(original)
+      } catch {
+        // A thread left in the wrong namespace would make every later socket there.
+        preconditionFailure("could not return to the original network namespace: \(error)")
+      }
     }
     return try body()
+  }
+
+  private static func open(_ path: String, _ doing: String) throws(DatapathError) -> Int32 {
+    do throws(SystemCallError) {
+      return try Syscall.openReadOnly(path)
+    } catch {
+      throw DatapathError(.namespace, doing, cause: error)
+    }
   }
 }

@@ -1,5 +1,4 @@
 import CDatapath
-import Glibc
 import Logging
 import Packets
 import Synchronization
@@ -88,6 +87,9 @@ final class PacketLoop: @unchecked Sendable {
   /// the command at once instead of at its next timeout.
   let wakeReader: Int32
   let wakeWriter: Int32
+  /// When a failed system call the loop carried on after was last logged (see
+  /// `report`); written from the loop's thread and from posting threads.
+  let lastReport = Atomic<UInt64>(0)
 
   let logger: Logger
   /// Takes the new misses of one receive batch.
@@ -117,7 +119,16 @@ final class PacketLoop: @unchecked Sendable {
     onMisses: @escaping @Sendable ([DatapathMiss]) -> Void,
     onEvent: @escaping @Sendable (DatapathEvent) -> Void,
     onDetached: @escaping @Sendable (UInt32) -> Void
-  ) {
+  ) throws(DatapathError) {
+    // First, so that a failure leaves nothing allocated behind.
+    let pipe: (reader: Int32, writer: Int32)
+    do throws(SystemCallError) {
+      pipe = try Syscall.nonBlockingPipe()
+    } catch {
+      throw DatapathError(.resources, "wake-up pipe of a packet loop", cause: error)
+    }
+    wakeReader = pipe.reader
+    wakeWriter = pipe.writer
     self.source = source
     self.logger = logger
     self.onMisses = onMisses
@@ -132,21 +143,13 @@ final class PacketLoop: @unchecked Sendable {
     receiveBatch = MessageBatch(
       capacity: batchSize, bufferSize: 65_536 + 64, headroom: headroom)
     receiveBatch.prepareReceive()
-    var descriptors: [Int32] = [-1, -1]
-    if pipe(&descriptors) == 0 {
-      for descriptor in descriptors {
-        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-      }
-    }
-    wakeReader = descriptors[0]
-    wakeWriter = descriptors[1]
   }
 
   deinit {
     receiveBatch.deallocate()
     queue.deallocate()
-    if wakeReader >= 0 { close(wakeReader) }
-    if wakeWriter >= 0 { close(wakeWriter) }
+    Syscall.closeOwned(wakeReader)
+    Syscall.closeOwned(wakeWriter)
   }
 
   var descriptor: Int32 {
@@ -170,7 +173,29 @@ final class PacketLoop: @unchecked Sendable {
   /// Wakes the loop if it is sleeping in poll(2).
   func wake() {
     var byte: UInt8 = 1
-    _ = write(wakeWriter, &byte, 1)
+    do throws(SystemCallError) {
+      _ = try Syscall.write(wakeWriter, &byte, 1)
+    } catch {
+      // A full pipe already holds a wake-up the loop has not drained.
+      if !error.wouldBlock { report(error, "waking the loop") }
+    }
+  }
+
+  /// Logs a failed system call the loop carries on after, at most once a second per
+  /// loop: a call that fails on every iteration must not flood the log, and must not
+  /// fail silently either.
+  func report(_ error: SystemCallError, _ doing: String) {
+    let now = DatapathClock.now()
+    let last = lastReport.load(ordering: .relaxed)
+    guard now &- last >= 1_000_000_000 || last == 0,
+      lastReport.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged
+    else { return }
+    var metadata: Logger.Metadata = ["datapath.error": "\(error)"]
+    if case .port(let port, let socket) = source {
+      metadata["datapath.port"] = "\(port)"
+      metadata["datapath.interface"] = "\(socket.interface)"
+    }
+    logger.info("packet loop: \(doing) failed", metadata: metadata)
   }
 
   /// The loop's thread body: runs until stopped or detached.
@@ -178,16 +203,17 @@ final class PacketLoop: @unchecked Sendable {
     while running.load(ordering: .relaxed) {
       applyCommands()
       let idle: Int32 = pending.load(ordering: .acquiring) > 0 ? 0 : 100
-      if waitReadable(descriptor, wake: wakeReader, milliseconds: idle) {
-        let received = receiveBatch.receive(on: descriptor)
-        if received < 0 {
-          if case .port(let port, let socket) = source, errno == ENETDOWN || errno == ENXIO {
-            end(port: port, socket: socket, reason: "receive failed with errno \(errno)")
-            return
-          }
-        } else if received > 0 {
-          process(received)
+      do throws(SystemCallError) {
+        if try waitReadable(descriptor, wake: wakeReader, milliseconds: idle) {
+          let received = try receiveBatch.receive(on: descriptor)
+          if received > 0 { process(received) }
         }
+      } catch {
+        if case .port(let port, let socket) = source, error.interfaceGone {
+          end(port: port, socket: socket, reason: "receive failed with errno \(error.errno)")
+          return
+        }
+        report(error, "waiting or receiving")
       }
       let now = DatapathClock.now()
       if now >= nextLinkCheck, case .port(let port, let socket) = source {
@@ -209,7 +235,12 @@ final class PacketLoop: @unchecked Sendable {
   /// been seen: IFF_RUNNING follows the operational state, which the kernel updates
   /// asynchronously and may still be off just after the interface was set up.
   private func linkProblem(_ socket: PacketSocket) -> String? {
-    guard let state = socket.linkState() else { return "interface removed" }
+    let state: (up: Bool, running: Bool)
+    do throws(SystemCallError) {
+      state = try socket.linkState()
+    } catch {
+      return error.noSuchDevice ? "interface removed" : "link state unreadable: \(error)"
+    }
     if !state.up { return "interface down" }
     if state.running {
       sawCarrier = true

@@ -15,75 +15,78 @@ final class PacketSocket: @unchecked Sendable {
 
   init(interface: String) throws(DatapathError) {
     self.interface = interface
-    let index = if_nametoindex(interface)
-    guard index != 0 else {
-      throw DatapathError(.interfaceNotFound, "no interface named \(interface)")
-    }
-    interfaceIndex = Int32(index)
-    // Protocol 0 until bound, so no other interface's frames are queued meanwhile.
-    let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue), 0)
-    guard fd >= 0 else {
-      throw DatapathError(
-        .socket, "AF_PACKET socket for \(interface)",
-        cause: SystemError(call: "socket", errno: errno))
-    }
-    descriptor = fd
-    do throws(DatapathError) {
-      try setOption(SOL_PACKET, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR")
-      try? setOption(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING")
-      try? setOption(SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20, "SO_RCVBUFFORCE")
-      try? setOption(SOL_SOCKET, SO_SNDBUFFORCE, 4 << 20, "SO_SNDBUFFORCE")
-      var address = sockaddr_ll()
-      address.sll_family = UInt16(AF_PACKET)
-      address.sll_protocol = midge_dp_eth_p_all_be()
-      address.sll_ifindex = interfaceIndex
-      let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-          bind(fd, $0, socklen_t(MemoryLayout<sockaddr_ll>.size))
-        }
-      }
-      guard bound == 0 else {
-        throw DatapathError(
-          .socket, "bind to \(interface)", cause: SystemError(call: "bind", errno: errno))
-      }
-      var membership = packet_mreq()
-      membership.mr_ifindex = interfaceIndex
-      membership.mr_type = UInt16(PACKET_MR_PROMISC)
-      let promiscuous = setsockopt(
-        fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &membership,
-        socklen_t(MemoryLayout<packet_mreq>.size))
-      guard promiscuous == 0 else {
-        throw DatapathError(
-          .socket, "promiscuous mode on \(interface)",
-          cause: SystemError(call: "setsockopt(PACKET_ADD_MEMBERSHIP)", errno: errno))
-      }
+    let index: Int32
+    do throws(SystemCallError) {
+      index = Int32(bitPattern: try Syscall.interfaceIndex(interface))
     } catch {
-      close(fd)
+      throw DatapathError(.interfaceNotFound, "no interface named \(interface)", cause: error)
+    }
+    interfaceIndex = index
+    // Protocol 0 until bound, so no other interface's frames are queued meanwhile.
+    let fd: Int32
+    do throws(SystemCallError) {
+      fd = try Syscall.socket(domain: AF_PACKET, type: Int32(SOCK_RAW.rawValue), protocol: 0)
+    } catch {
+      throw DatapathError(.socket, "AF_PACKET socket for \(interface)", cause: error)
+    }
+    do throws(DatapathError) {
+      try PacketSocket.configure(fd, interface: interface, index: index)
+    } catch {
+      Syscall.closeOwned(fd)
       throw error
     }
+    // Assigned last: from here on deinit owns the descriptor.
+    descriptor = fd
   }
 
   deinit {
-    close(descriptor)
+    Syscall.closeOwned(descriptor)
   }
 
-  /// The interface's IFF_UP and IFF_RUNNING state; nil when it no longer exists.
-  func linkState() -> (up: Bool, running: Bool)? {
-    var flags: Int32 = 0
-    let result = interface.withCString { midge_dp_interface_flags(descriptor, $0, &flags) }
-    guard result == 0 else { return nil }
+  /// The interface's IFF_UP and IFF_RUNNING state; throws when it cannot be read, which
+  /// means the interface is gone (ENODEV).
+  func linkState() throws(SystemCallError) -> (up: Bool, running: Bool) {
+    let flags = try Syscall.interfaceFlags(descriptor, name: interface)
     return (flags & Int32(IFF_UP) != 0, flags & Int32(IFF_RUNNING) != 0)
   }
 
-  private func setOption(
-    _ level: Int32, _ name: Int32, _ value: Int32, _ label: String
-  ) throws(DatapathError) {
-    var value = value
-    guard setsockopt(descriptor, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) == 0
-    else {
-      throw DatapathError(
-        .socket, "\(label) on \(interface)",
-        cause: SystemError(call: "setsockopt(\(label))", errno: errno))
+  /// Sets the socket up: the virtio_net_hdr, the buffers, the binding to the interface,
+  /// promiscuous mode.
+  private static func configure(_ fd: Int32, interface: String, index: Int32)
+    throws(DatapathError)
+  {
+    func set(_ level: Int32, _ option: Int32, _ value: Int32, _ name: String)
+      throws(SystemCallError)
+    {
+      try Syscall.setOption(fd, level: level, option: option, to: value, name: name)
+    }
+    do throws(SystemCallError) {
+      try set(SOL_PACKET, PACKET_VNET_HDR, 1, "PACKET_VNET_HDR")
+    } catch {
+      throw DatapathError(.socket, "PACKET_VNET_HDR on \(interface)", cause: error)
+    }
+    // Best effort: older kernels lack the first; the buffer sizes are a tuning.
+    try? set(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING")
+    try? set(SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20, "SO_RCVBUFFORCE")
+    try? set(SOL_SOCKET, SO_SNDBUFFORCE, 4 << 20, "SO_SNDBUFFORCE")
+    var address = sockaddr_ll()
+    address.sll_family = UInt16(AF_PACKET)
+    address.sll_protocol = UInt16(ETH_P_ALL).bigEndian
+    address.sll_ifindex = index
+    do throws(SystemCallError) {
+      try Syscall.bind(fd, to: address)
+    } catch {
+      throw DatapathError(.socket, "bind to \(interface)", cause: error)
+    }
+    var membership = packet_mreq()
+    membership.mr_ifindex = index
+    membership.mr_type = UInt16(PACKET_MR_PROMISC)
+    do throws(SystemCallError) {
+      try Syscall.setOption(
+        fd, level: SOL_PACKET, option: PACKET_ADD_MEMBERSHIP, to: membership,
+        name: "PACKET_ADD_MEMBERSHIP")
+    } catch {
+      throw DatapathError(.socket, "promiscuous mode on \(interface)", cause: error)
     }
   }
 }

@@ -177,16 +177,16 @@ struct TransmitQueue: PacketOutput {
     var attempts = 0
     while done < index && attempts < 4 {
       attempts += 1
-      let result = midge_dp_sendmmsg(
-        descriptor, batch.headers + done, UInt32(index - done), Int32(MSG_DONTWAIT))
-      if result > 0 {
-        done += Int(result)
-      } else if result < 0 && errno == EINTR {
-        continue
-      } else if result < 0 && errno != EAGAIN {
-        // A message the interface refused (gone, down, too big): skip it, keep the rest.
-        done += 1
-        refused += 1
+      do throws(SystemCallError) {
+        done += try Syscall.sendmmsg(
+          descriptor, batch.headers + done, index - done, flags: Int32(MSG_DONTWAIT))
+      } catch {
+        // A full socket buffer (EAGAIN): try again, a few times. Anything else is a
+        // message the interface refused (gone, down, too big): skip it, keep the rest.
+        if !error.wouldBlock {
+          done += 1
+          refused += 1
+        }
       }
     }
     sent &+= UInt64(done - refused)

@@ -9,37 +9,38 @@ final class TunnelSocket: @unchecked Sendable {
   let local: TunnelEndpoint
 
   init(local: TunnelEndpoint) throws(DatapathError) {
-    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-    guard fd >= 0 else {
-      throw DatapathError(
-        .socket, "tunnel UDP socket", cause: SystemError(call: "socket", errno: errno))
+    let fd: Int32
+    do throws(SystemCallError) {
+      fd = try Syscall.socket(domain: AF_INET, type: Int32(SOCK_DGRAM.rawValue), protocol: 0)
+    } catch {
+      throw DatapathError(.socket, "tunnel UDP socket", cause: error)
     }
-    var size: Int32 = 4 << 20
-    _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size))
-    _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size))
-    var address = TunnelSocket.socketAddress(local)
-    let bound = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    guard bound == 0 else {
-      let code = errno
-      close(fd)
-      throw DatapathError(
-        .socket, "bind tunnel socket to \(local)", cause: SystemError(call: "bind", errno: code))
-    }
+    // Best effort: the buffer sizes are a tuning.
+    let size: Int32 = 4 << 20
+    try? Syscall.setOption(
+      fd, level: SOL_SOCKET, option: SO_RCVBUFFORCE, to: size, name: "SO_RCVBUFFORCE")
+    try? Syscall.setOption(
+      fd, level: SOL_SOCKET, option: SO_SNDBUFFORCE, to: size, name: "SO_SNDBUFFORCE")
     var actual = sockaddr_in()
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &actual) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    do throws(SystemCallError) {
+      try Syscall.bind(fd, to: TunnelSocket.socketAddress(local))
+    } catch {
+      Syscall.closeOwned(fd)
+      throw DatapathError(.socket, "bind tunnel socket to \(local)", cause: error)
+    }
+    do throws(SystemCallError) {
+      // The port the kernel picked when port 0 was asked for.
+      try Syscall.socketName(fd, into: &actual)
+    } catch {
+      Syscall.closeOwned(fd)
+      throw DatapathError(.socket, "bound address of the tunnel socket", cause: error)
     }
     descriptor = fd
     self.local = TunnelEndpoint(address: local.address, port: UInt16(bigEndian: actual.sin_port))
   }
 
   deinit {
-    close(descriptor)
+    Syscall.closeOwned(descriptor)
   }
 
   static func socketAddress(_ endpoint: TunnelEndpoint) -> sockaddr_in {

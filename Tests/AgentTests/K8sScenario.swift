@@ -253,17 +253,23 @@ enum UDPExchange {
     var description: String { "sent \(sent), delivered \(delivered), echoed \(echoes)" }
   }
 
+  /// Non-blocking, close-on-exec datagram sockets.
+  static let datagramFlags =
+    Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+
   static func run(
     server: String, client: String, address: String, port: UInt16, datagrams: Int,
     every interval: Duration, stopOnEcho: Bool
   ) async throws -> Outcome {
+    // Close-on-exec: an agent a concurrent test restarts meanwhile must not inherit the
+    // listener and keep its port bound in the pod after this exchange closes it.
     let listener = try NetworkNamespace.withNamespace(server) {
-      socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+      socket(AF_INET, datagramFlags, 0)
     }
     guard listener >= 0 else { throw HarnessError("socket in \(server): \(errno)") }
     defer { close(listener) }
     let sender = try NetworkNamespace.withNamespace(client) {
-      socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+      socket(AF_INET, datagramFlags, 0)
     }
     guard sender >= 0 else { throw HarnessError("socket in \(client): \(errno)") }
     defer { close(sender) }

@@ -33,8 +33,10 @@ final class TCPTransfer: @unchecked Sendable {
   func run(
     server: String, client: String, address: String, port: UInt16, timeout: Duration
   ) async throws -> (bytes: Int, intact: Bool, error: String?) {
+    // Close-on-exec, as every socket here: an agent restarted meanwhile must not inherit
+    // one and keep its port in use.
     let listener = try NetworkNamespace.withNamespace(server) {
-      socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+      socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     }
     guard listener >= 0 else { throw HarnessError("socket: \(errno)") }
     var one: Int32 = 1
@@ -57,7 +59,7 @@ final class TCPTransfer: @unchecked Sendable {
       throw HarnessError("bind/listen in \(server) port \(port): errno \(error)")
     }
     let sender = try NetworkNamespace.withNamespace(client) {
-      socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+      socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     }
     let seconds = Int(timeout.components.seconds)
     setTimeouts(listener, seconds)

@@ -1,7 +1,8 @@
 // The few Linux interfaces the Datapath module needs that Swift's Glibc module does not
-// expose: the GNU-only batched socket calls and setns(2), and the kernel UAPI headers for
-// AF_PACKET and virtio_net_hdr. One thin wrapper per call, as swift-nio's shims do; no
-// logic lives here.
+// expose: the GNU-only batched socket calls, pipe2(2) and setns(2), and the kernel UAPI
+// headers for AF_PACKET and virtio_net_hdr. One thin wrapper per call, as swift-nio's
+// shims do; no logic lives here. Swift calls them only from Sources/Datapath/Syscall*.swift
+// (and midgectl's CPU affinity).
 #ifndef MIDGE_CDATAPATH_H
 #define MIDGE_CDATAPATH_H
 
@@ -30,8 +31,8 @@ int midge_dp_setns_net(int fd);
 /// errno set on failure (ENODEV when the interface is gone).
 int midge_dp_interface_flags(int fd, const char *name, int *flags);
 
-/// ETH_P_ALL in network byte order, for socket(2) and sockaddr_ll.
-unsigned short midge_dp_eth_p_all_be(void);
+/// pipe2(2), which glibc declares only under _GNU_SOURCE.
+int midge_dp_pipe2(int fds[2], int flags);
 
 /// sched_setaffinity(2): pins thread `tid` (0: the caller) to the `count` CPUs in `cpus`.
 int midge_dp_set_affinity(int tid, const int *cpus, int count);
