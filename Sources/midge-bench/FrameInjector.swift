@@ -1,37 +1,7 @@
 import Addresses
 import CommandSupport
-import Foundation
 import Glibc
 import Packets
-
-/// A veth pair in the root namespace for `midge-bench agent`: the agent attaches one
-/// end, the benchmark writes frames into the other. No addresses, no routes, IPv6 off,
-/// so nothing but the benchmark's own frames crosses it and the root namespace's routing
-/// is untouched. Removed by `remove()` (the benchmark calls it on every exit path).
-struct BenchVeth {
-  let agentSide: String
-  let injectSide: String
-
-  init(_ name: String) throws {
-    agentSide = name
-    injectSide = name + "p"
-    for command in [
-      "ip link add \(agentSide) type veth peer name \(injectSide)",
-      "sysctl -qw net.ipv6.conf.\(agentSide).disable_ipv6=1",
-      "sysctl -qw net.ipv6.conf.\(injectSide).disable_ipv6=1",
-      "ip link set \(agentSide) up", "ip link set \(injectSide) up",
-    ] {
-      guard system(command + " >/dev/null 2>&1") == 0 else {
-        remove()
-        throw CommandError("`\(command)` failed (the agent benchmark needs root)")
-      }
-    }
-  }
-
-  func remove() {
-    _ = system("ip link del \(agentSide) >/dev/null 2>&1")
-  }
-}
 
 /// Writes frames into an interface with AF_PACKET, as a VM would send them. The socket
 /// is bound to the interface with protocol 0, so it receives nothing.
@@ -77,24 +47,4 @@ func benchFrame(
     ipv4: IPv4Header(source: source, destination: destination),
     sourcePort: sourcePort, destinationPort: destinationPort,
     payload: Array(repeating: 0x5A, count: 18))) ?? []
-}
-
-/// p50 and p99 of `samples`, in milliseconds with two decimals.
-func percentiles(_ samples: [Duration]) -> (p50: String, p99: String, max: String) {
-  let sorted = samples.sorted()
-  guard !sorted.isEmpty else { return ("-", "-", "-") }
-  func ms(_ d: Duration) -> String {
-    let value = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
-    return String(format: "%.2f ms", value)
-  }
-  return (
-    ms(sorted[sorted.count / 2]), ms(sorted[min(sorted.count - 1, sorted.count * 99 / 100)]),
-    ms(sorted[sorted.count - 1])
-  )
-}
-
-extension Duration {
-  var seconds: Double {
-    Double(components.seconds) + Double(components.attoseconds) / 1e18
-  }
 }
