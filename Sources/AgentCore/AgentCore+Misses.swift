@@ -9,6 +9,9 @@ extension AgentCore {
     -> [AgentDirective]
   {
     var out: [AgentDirective] = []
+    // A miss makes a handful of directives (count, learned state, install): one
+    // allocation for all of them.
+    out.reserveCapacity(8)
     guard let ingress = portIDs[match.ingressPort] else {
       // A port detached while its packet was queued: nothing serves it any more.
       out.append(.complete(match, actions: []))
@@ -16,7 +19,11 @@ extension AgentCore {
     }
     let packet = PendingPacket(
       match: match, frame: frame, ingress: ingress, since: now, reason: .notYet)
-    run([packet], retry: false, now: now, into: &out)
+    var released: [DeviceIPKey] = []
+    _ = process(packet, retry: false, now: now, released: &released, into: &out)
+    for key in released {
+      run(takePending(arp: key), retry: true, now: now, into: &out)
+    }
     return out
   }
 
