@@ -185,6 +185,7 @@ let package = Package(
         "Addresses", "Kubernetes", "Topology", "TopologyFile", "Simulation", "Packets",
       ],
       swiftSettings: strict),
+    .testTarget(name: "SpawnTests", dependencies: ["Spawn"], swiftSettings: strict),
     .testTarget(name: "AddressesTests", dependencies: ["Addresses"], swiftSettings: strict),
     .testTarget(
       name: "LZ4Tests", dependencies: ["LZ4", "MidgeTestSupport"], swiftSettings: strict),

@@ -8,7 +8,8 @@ import Glibc
 /// blocked: `terminate()` does nothing and `timeout(1)` in a script never fires. A
 /// process that ignores signals it forwards (`midge-supervisor`) would pass that on
 /// too. `posix_spawn` with `POSIX_SPAWN_SETSIGMASK` and `POSIX_SPAWN_SETSIGDEF` gives the
-/// child an empty mask and default dispositions whatever thread spawns it.
+/// child an empty mask and default dispositions whatever thread spawns it, and closes
+/// every descriptor above stderr in the child.
 public enum Spawn {
   public struct Failure: Error, CustomStringConvertible, Sendable {
     public var description: String
@@ -41,6 +42,12 @@ public enum Spawn {
       posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
       posix_spawn_file_actions_adddup2(&actions, 1, 2)
     }
+    // Only stdin, stdout and stderr pass to the child. Anything else the parent has open
+    // (a test's UDP socket, an agent's packet sockets) would otherwise live on in the
+    // child, holding ports and interfaces after the parent closed them.
+    for descriptor in openDescriptors() where descriptor > 2 {
+      posix_spawn_file_actions_addclose(&actions, descriptor)
+    }
 
     let argv = arguments.map { strdup($0) } + [nil]
     let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -55,6 +62,22 @@ public enum Spawn {
         description: "cannot start \(arguments[0]): \(String(cString: strerror(result)))")
     }
     return pid
+  }
+
+  /// The descriptors open in this process now (from /proc/self/fd). One closed before the
+  /// spawn is harmless: the child's close of a descriptor not open is not an error.
+  static func openDescriptors() -> [Int32] {
+    guard let directory = opendir("/proc/self/fd") else { return [] }
+    defer { closedir(directory) }
+    let own = dirfd(directory)
+    var result: [Int32] = []
+    while let entry = readdir(directory) {
+      let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+        String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+      }
+      if let descriptor = Int32(name), descriptor != own { result.append(descriptor) }
+    }
+    return result
   }
 
   /// The exit status of a `waitpid` status word: the code, or 128 + the signal.
