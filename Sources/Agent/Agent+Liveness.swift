@@ -1,3 +1,4 @@
+import AgentCore
 import Datapath
 import Liveness
 import Logging
@@ -226,13 +227,18 @@ extension Agent {
       metrics.sessionState.load(ordering: .relaxed) == 1
     else { return }
     if let stall = lastLivenessStall, ContinuousClock.now - stall < .seconds(1) { return }
-    for (port, election) in elections where election.leadership == .follower {
-      guard takeovers[port] == nil, let holder = activations[port]?.host, holder != hostID,
-        livenessEverUp.contains(holder), monitor.state(of: holder) == .down
-      else { continue }
-      // Not the one cut off: some other host still answers (unless there is none).
-      let witnesses = livenessPeerSet.subtracting([holder])
-      guard witnesses.isEmpty || !monitor.upPeers.subtracting([holder]).isEmpty else { continue }
+    let following = elections.filter { $0.value.leadership == .follower }.map(\.key)
+    guard !following.isEmpty else { return }
+    var holders: [ID: ID] = [:]
+    for port in following { holders[port] = activations[port]?.host }
+    let peers = livenessPeerSet
+    let plan = TakeoverPolicy.takeovers(
+      host: hostID, following: following, holders: holders, everUp: livenessEverUp,
+      down: peers.union(holders.values).filter { monitor.state(of: $0) == .down },
+      up: monitor.upPeers, peers: peers, underway: Set(takeovers.keys))
+    for takeover in plan {
+      let port = takeover.port
+      let holder = takeover.holder
       let name = snapshot.ports[port]?.name ?? port.description
       logger.info(
         "gateway holder down (liveness): fencing and evicting it",
