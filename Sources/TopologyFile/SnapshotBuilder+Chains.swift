@@ -233,6 +233,12 @@ extension SnapshotBuilder {
       }
       for group in port.portGroupIds { snapshot.portGroups[group]?.portIds.append(id) }
     }
+    // A host's ports by id, as for a zone's members: the order the file lists its bridges
+    // in is not part of the topology (an export writes them by name).
+    for id in snapshot.hosts.keys {
+      snapshot.hosts[id]?.portIds.sort()
+      snapshot.hosts[id]?.candidatePortIds.sort()
+    }
     for route in snapshot.routes.values.sorted(by: { $0.id < $1.id }) {
       snapshot.routers[route.routerId]?.routeIds.append(route.id)
       if let port = route.nextHopPortId { snapshot.ports[port]?.routeIds.append(route.id) }

@@ -11,11 +11,11 @@
 // Known gaps (Fuzz/regressions/topologyfile/): `render` writes a router's routes in id
 // order, but `parse` names routes by position, so an exported file can give the same
 // routes other ids (route-order.yaml); it writes hosts by name, so a tunnel zone's
-// `hostIds` come back in another order (zone-member-order.yaml); and it writes bridges by
-// name, so a host whose ports sit on bridges the file does not list in name order gets
-// its `portIds` back in another order (host-port-order.yaml). Until those are fixed the
-// export check compares routes by content and zone members and a host's ports as sets;
-// MIDGE_FUZZ_STRICT=1 compares exactly.
+// `hostIds` came back in another order (zone-member-order.yaml); and it writes bridges by
+// name, so a host whose ports sit on bridges the file does not list in name order got
+// its `portIds` back in another order (host-port-order.yaml). All three are fixed; the
+// export check still compares routes by content and zone members and a host's ports as
+// sets, and MIDGE_FUZZ_STRICT=1 compares exactly.
 import FuzzSupport
 import Topology
 import TopologyFile
