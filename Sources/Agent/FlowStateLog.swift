@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 import Simulation
 import Synchronization
@@ -33,6 +34,9 @@ final class FlowStateLog: Sendable {
     // FileHandle is used only on the log's queue.
     var handle: FileHandle
     var size: Int
+    /// The file's inode when it was opened: a file removed or replaced behind the log's
+    /// back is opened afresh rather than written to where no one will read it.
+    var inode: UInt64
   }
 
   /// At most this many files stay open; past it, all are closed and reopened on demand.
@@ -68,6 +72,10 @@ final class FlowStateLog: Sendable {
     let file = path(port)
     do {
       var log = try files.withLock { $0[port] } ?? open(port, file)
+      if Self.inode(of: file) != log.inode {
+        try? log.handle.close()
+        log = try open(port, file)
+      }
       if log.size + 4 + message.count > maximumBytes {
         try? log.handle.close()
         try? FileManager.default.removeItem(atPath: file)
@@ -105,7 +113,14 @@ final class FlowStateLog: Sendable {
     }
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
     let size = Int(try handle.seekToEnd())
-    return OpenLog(handle: handle, size: size)
+    return OpenLog(handle: handle, size: size, inode: Self.inode(of: file) ?? 0)
+  }
+
+  /// The inode of `path`, or nil if there is no such file.
+  private static func inode(of path: String) -> UInt64? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return UInt64(info.st_ino)
   }
 
   /// Every state change in `port`'s log, in the order written.

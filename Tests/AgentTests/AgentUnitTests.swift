@@ -305,5 +305,14 @@ struct FlowStateLogTests {
     let small = FlowStateLog(directory: directory, maximumBytes: 64, logger: Logger(label: "t"))
     small.append(FlowStateMessage.encode([entry(4)]), port: port)
     #expect(small.load(port) == [entry(4)])
+    // The file removed behind the log's back (it keeps files open): the next write makes
+    // a new one rather than writing where no one reads.
+    let other = ID(name: "Port/q")
+    log.append(FlowStateMessage.encode([entry(5)]), port: other)
+    #expect(log.load(other) == [entry(5)])
+    try FileManager.default.removeItem(atPath: log.path(other))
+    log.append(FlowStateMessage.encode([entry(6)]), port: other)
+    log.append(FlowStateMessage.encode([entry(7)]), port: other)
+    #expect(log.load(other) == [entry(6), entry(7)])
   }
 }
