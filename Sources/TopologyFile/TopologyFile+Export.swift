@@ -238,17 +238,33 @@ struct YAMLWriter {
   /// Set while the next field is the first of a list item (gets the "- ").
   var itemStart = false
 
+  /// A YAML double-quoted scalar for `value`. Escapes go scalar by scalar, not by
+  /// `Character`: a quote followed by a combining mark is one `Character`, and escaping
+  /// by `Character` left that quote bare (the topology-file fuzzer's fourth find). Control
+  /// characters and YAML's own line breaks are written as `\u` escapes, so the value
+  /// reads back as it was.
   static func quote(_ value: String) -> String {
-    var escaped = ""
-    for character in value {
-      switch character {
+    var escaped = "\""
+    for scalar in value.unicodeScalars {
+      switch scalar {
       case "\"": escaped += "\\\""
       case "\\": escaped += "\\\\"
       case "\n": escaped += "\\n"
-      default: escaped.append(character)
+      case "\r": escaped += "\\r"
+      case "\t": escaped += "\\t"
+      default:
+        let code = scalar.value
+        if code < 0x20 || (0x7F...0x9F).contains(code) || code == 0x2028 || code == 0x2029
+          || code == 0xFEFF
+        {
+          let hex = String(code, radix: 16, uppercase: true)
+          escaped += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+        } else {
+          escaped.unicodeScalars.append(scalar)
+        }
       }
     }
-    return "\"\(escaped)\""
+    return escaped + "\""
   }
 
   mutating func line(_ content: String, first: Bool) {

@@ -203,4 +203,19 @@ struct ValidationTests {
     let topology = try TopologyFile.parse(text)
     #expect(try TopologyFile.parse(TopologyFile.render(topology)) == topology)
   }
+
+  @Test(
+    "names with a quote before a combining mark, backslashes or format characters read back",
+    arguments: [
+      "a\"\u{0730}b", "\"\u{0301}", "back\\slash\"", "\\\u{0301}\"", "bom\u{FEFF}x",
+      "zero\u{200B}width", "te\u{FFFD}atiay su\"\"\"\"\"\",\"\"\"\"\"\"\u{0730}u",
+    ])
+  func quotedNamesRoundTrip(_ name: String) throws {
+    // The fuzzer's find (Fuzz/regressions/topologyfile/quote-combining-mark.yaml).
+    var topology = TopologySnapshot()
+    topology.insert(Bridge(id: ID(name: "Bridge/\(name)"), name: name))
+    let text = TopologyFile.render(topology)
+    let again = try TopologyFile.parse(text)
+    #expect(again.bridges.values.map(\.name) == [name], "\(text)")
+  }
 }
