@@ -12,13 +12,11 @@ struct MidgectlHardeningTests {
   func midgectl(_ zk: String, _ root: String, _ arguments: [String]) -> (
     status: Int32, output: String
   ) {
-    runCommand([MidgectlTests.binary] + arguments + ["--zk", zk, "--root", root], timeout: 60)
+    MidgectlTests.run(zk, root, arguments)
   }
 
   func temporaryFile(_ text: String) throws -> String {
-    let file = NSTemporaryDirectory() + "midgectl-hardening-\(UUID().uuidString).yaml"
-    try text.write(toFile: file, atomically: true, encoding: .utf8)
-    return file
+    try MidgectlTests.temporaryFile(text, prefix: "midgectl-hardening")
   }
 
   @Test("a corrupt object is named by get, ports, export and check, and repaired by raw or apply")

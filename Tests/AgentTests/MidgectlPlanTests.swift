@@ -15,13 +15,11 @@ struct MidgectlPlanTests {
   func midgectl(_ zk: String, _ root: String, _ arguments: [String]) -> (
     status: Int32, output: String
   ) {
-    runCommand([MidgectlTests.binary] + arguments + ["--zk", zk, "--root", root], timeout: 60)
+    MidgectlTests.run(zk, root, arguments)
   }
 
   func temporaryFile(_ text: String) throws -> String {
-    let file = NSTemporaryDirectory() + "midgectl-plan-\(UUID().uuidString).yaml"
-    try text.write(toFile: file, atomically: true, encoding: .utf8)
-    return file
+    try MidgectlTests.temporaryFile(text, prefix: "midgectl-plan")
   }
 
   func freshRoot() -> String { "/midgectl-plan-\(UUID().uuidString.prefix(8).lowercased())" }
