@@ -38,7 +38,11 @@ extension Agent {
       let port = want.port
       let name = snapshot.ports[port]?.name ?? port.description
       let elected = elections[port] != nil
-      let gate = elected ? gateForElectedPort() : PortGate.always
+      var gate = PortGate.always
+      var announceNow = false
+      if elected {
+        (gate, announceNow) = gateway.attachElected(port, now: DatapathClock.now())
+      }
       do {
         try datapath.attach(interface: want.interface, port: want.key, gate: gate)
       } catch {
@@ -68,11 +72,7 @@ extension Agent {
       }
       if elected {
         adoptLearnedNeighbours(port)
-        if gate == PortGate.closed {
-          announceWhenOpen.insert(port)
-        } else {
-          announce(port, number: want.key)
-        }
+        if announceNow { announce(port, number: want.key) }
       }
     }
   }
@@ -97,6 +97,7 @@ extension Agent {
     logger.info("port detached", metadata: ["agent.port": "\(name)", "agent.reason": "\(reason)"])
     // Its activity here, the MACs learned on it and its flows go (AgentCore.detach).
     execute(core.detach(port))
+    gateway.detached(port)
     flowStateLog.close(port)
     if let portState {
       writer?.enqueue("deactivate \(name)") { try await portState.deactivate(port: port) }

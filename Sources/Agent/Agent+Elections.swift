@@ -1,4 +1,5 @@
 import Addresses
+import AgentCore
 import Datapath
 import Logging
 import NSDB
@@ -40,9 +41,9 @@ extension Agent {
     }
     guard elections[port] == nil else { return }
     // Fenced by another host a moment ago: stand again after the hold-down.
-    if let fencedUntil, ContinuousClock.now < fencedUntil { return }
+    guard gateway.mayStand(now: DatapathClock.now()) else { return }
     let best = snapshot.ports[port]?.candidates.map(\.priority).max() ?? candidate.priority
-    let delay = Duration.milliseconds(min(4_000, Int(best - candidate.priority) * 250))
+    let delay = GatewayLease.joinDelay(priority: candidate.priority, best: best)
     let election = LeaderElection(
       client: client, path: store.paths.election("port-\(port)"), candidate: hostID.description,
       logger: logger)

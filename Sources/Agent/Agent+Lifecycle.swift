@@ -29,6 +29,7 @@ extension Agent {
     writeSessionFile()
     notePhase("connect")
     metrics.sessionState.store(1, ordering: .relaxed)
+    gateway.session(connected: true)
     let store = NSDBStore(client: client, root: configuration.root, logger: logger)
     self.store = store
     portState = PortState(client: client, paths: store.paths, logger: logger)
@@ -230,17 +231,21 @@ extension Agent {
   func applySession(_ event: SessionEvent) {
     switch event {
     case .connected, .reconnected:
+      gateway.session(connected: true)
       metrics.sessionState.store(1, ordering: .relaxed)
       writeSessionFile()
       logger.info("ZooKeeper session up", metadata: ["agent.session": "\(event)"])
     case .suspended:
+      gateway.session(connected: false)
       metrics.sessionState.store(0, ordering: .relaxed)
       logger.info("ZooKeeper connection lost; forwarding with what is known")
     case .expired:
+      gateway.session(connected: false)
       metrics.sessionState.store(-1, ordering: .relaxed)
       metrics.sessionExpiries.add(1, ordering: .relaxed)
       logger.info("ZooKeeper session expired; re-registering on the next session")
     case .closed:
+      gateway.session(connected: false)
       metrics.sessionState.store(-1, ordering: .relaxed)
     }
   }

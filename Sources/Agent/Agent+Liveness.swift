@@ -28,12 +28,13 @@ import Topology
 /// hands the port over. A fenced holder that is still alive learns it at its next
 /// confirmation: it closes its gates, leaves its elections for `gatewayHoldDown`, and
 /// renews its lease. docs/drills.md has the timeline of each case.
+///
+/// The rules (when to confirm, how far the gates open, hold-down, who may take over) are
+/// the value types `GatewayLease` and `TakeoverPolicy` in AgentCore; this extension runs
+/// their directives.
 extension Agent {
   /// Now, on the liveness monitor's time line.
   var livenessNow: Duration { ContinuousClock.now - livenessOrigin }
-
-  /// The lease length and guard in DatapathClock nanoseconds.
-  var leaseNanoseconds: UInt64 { UInt64(configuration.gatewayLease * 1e9) }
 
   /// Starts the monitor and its ticker (called once the datapath runs).
   func startLiveness() {
@@ -63,13 +64,13 @@ extension Agent {
   /// Tells the ticker whether there is anything to time.
   private func notePace(_ monitor: LivenessMonitor) {
     livenessPace.busy.store(
-      monitor.sessionCount > 0 || !elections.isEmpty || fencedUntil != nil, ordering: .relaxed)
+      monitor.sessionCount > 0 || !elections.isEmpty || gateway.isHeldDown, ordering: .relaxed)
   }
 
   /// The hosts to keep liveness sessions with: every other host of the tunnel zones, if
   /// this host is a candidate of any gateway port; none otherwise (it only answers).
   var livenessPeers: Set<ID> {
-    guard !elections.isEmpty || fencedUntil != nil else { return [] }
+    guard !elections.isEmpty || gateway.isHeldDown else { return [] }
     return Set(endpoints.keys).subtracting([hostID])
   }
 
@@ -87,14 +88,8 @@ extension Agent {
     liveness = monitor
     notePace(monitor)
     perform(directives)
-    if let until = fencedUntil, ContinuousClock.now >= until {
-      fencedUntil = nil
-      logger.info("gateway hold-down over; standing for election again")
-      for port in snapshot.ports.values where port.candidate(for: hostID) != nil {
-        updateElection(port.id)
-      }
-    }
-    confirmLeaseIfDue()
+    execute(
+      gateway.tick(now: DatapathClock.now(), standing: hostLease != nil && !elections.isEmpty))
     considerTakeovers()
   }
 
@@ -132,7 +127,7 @@ extension Agent {
         metrics.livenessPeerDowns.add(1, ordering: .relaxed)
         logger.info("host down (liveness)", metadata: ["agent.peer": "\(hostLabel(host))"])
       case .stalled(let gap):
-        lastLivenessStall = ContinuousClock.now
+        gateway.stalled(now: DatapathClock.now())
         logger.info(
           "this agent did not run for \(gap.milliseconds) ms; liveness sessions restarted")
       }
@@ -141,75 +136,76 @@ extension Agent {
 
   /// The gateway ports this host serves now: led, attached and inside the lease.
   var servingGatewayPorts: [ID] {
-    guard configuration.livenessEnabled else { return ledPorts.keys.filter { attached[$0] != nil } }
-    let now = DatapathClock.now()
-    return ledPorts.keys.filter { attached[$0] != nil && leaseDeadline > now }
-  }
-
-  /// The gate an elected port gets when it is attached: the lease's deadline if it has
-  /// not passed, closed otherwise; always open without the lease.
-  func gateForElectedPort() -> UInt64 {
-    guard configuration.livenessEnabled else { return PortGate.always }
-    return leaseDeadline > DatapathClock.now() ? leaseDeadline : PortGate.closed
+    guard gateway.isServing(now: DatapathClock.now()) else { return [] }
+    return ledPorts.keys.filter { attached[$0] != nil }
   }
 
   // MARK: The lease
 
-  private func confirmLeaseIfDue() {
-    guard let lease = hostLease, !leaseConfirmInFlight, !elections.isEmpty,
-      ContinuousClock.now - lastLeaseConfirm
-        >= .milliseconds(Int64(configuration.gatewayLease * 1000 / 3))
-    else { return }
-    leaseConfirmInFlight = true
-    lastLeaseConfirm = .now
+  /// Carries out the lease's directives (GatewayLease).
+  func execute(_ directives: [GatewayLease.Directive]) {
+    for directive in directives {
+      switch directive {
+      case .confirm(let sentAt):
+        confirmLease(sentAt: sentAt)
+      case .openGates(let deadline, let announce):
+        guard let datapath else { continue }
+        for (port, attachment) in attached where elections[port]?.leadership == .leader {
+          datapath.setGate(port: attachment.number, deadline: deadline)
+          if announce.contains(port) { self.announce(port, number: attachment.number) }
+        }
+      case .stepDown(let pause):
+        stepDownFenced(pause: pause)
+      case .standAgain:
+        logger.info("gateway hold-down over; standing for election again")
+        for port in snapshot.ports.values where port.candidate(for: hostID) != nil {
+          updateElection(port.id)
+        }
+      }
+    }
+  }
+
+  private func confirmLease(sentAt: UInt64) {
+    guard let lease = hostLease else {
+      execute(gateway.confirmed(sentAt: sentAt, .failed, now: DatapathClock.now()))
+      return
+    }
     let host = hostID
     let events = events
-    let sent = DatapathClock.now()
     Task {
       let result = try? await lease.confirm(host: host)
-      events.yield(.leaseConfirmed(sentAt: sent, result))
+      events.yield(.leaseConfirmed(sentAt: sentAt, result))
     }
   }
 
   func applyLeaseConfirmation(sentAt: UInt64, _ result: HostLease.Confirmation?) {
-    leaseConfirmInFlight = false
-    switch result {
-    case .held:
-      let deadline = sentAt + leaseNanoseconds
-      guard deadline > leaseDeadline || leaseDeadline == PortGate.closed else { return }
-      leaseDeadline = deadline
-      guard let datapath else { return }
-      for (port, attachment) in attached where elections[port]?.leadership == .leader {
-        datapath.setGate(port: attachment.number, deadline: deadline)
-        if announceWhenOpen.remove(port) != nil { announce(port, number: attachment.number) }
+    let confirmation: GatewayLease.Confirmation =
+      switch result {
+      case .held: .held
+      case .fenced: .fenced
+      case .gone: .gone
+      case nil: .failed
       }
-    case .fenced:
-      stepDownFenced()
-    case .gone, nil:
-      break  // the gates lapse by themselves; a new session re-creates the node
-    }
+    execute(gateway.confirmed(sentAt: sentAt, confirmation, now: DatapathClock.now()))
   }
 
   /// Another host fenced this host's lease: stop serving every gateway port at once,
   /// leave the elections for the hold-down, then renew the lease.
-  private func stepDownFenced() {
+  private func stepDownFenced(pause: Duration) {
     guard let lease = hostLease else { return }
     logger.info(
       "this host's gateway lease was fenced by another host; stepping down",
       metadata: ["agent.hold_down_s": "\(configuration.gatewayHoldDown)"])
     metrics.gatewayFenced.add(1, ordering: .relaxed)
-    leaseDeadline = PortGate.closed
     for (port, attachment) in attached where elections[port] != nil {
       datapath?.setGate(port: attachment.number, deadline: PortGate.closed)
     }
-    fencedUntil = .now + .milliseconds(Int64(configuration.gatewayHoldDown * 1000))
     let leaving = elections.values.map(\.election)
     for election in elections.values { election.task.cancel() }
     elections = [:]
     bindingsChanged = true
     reconcileBindings(force: true)
     let host = hostID
-    let pause = Duration.milliseconds(Int64(configuration.gatewayLeaseGuard * 1000))
     Task {
       // The gates are shut: give frames in flight a moment before the next holder starts.
       try? await Task.sleep(for: pause)
@@ -223,10 +219,9 @@ extension Agent {
   /// For each gateway port this host stands by for: if its holder is down by liveness,
   /// fence it, wait out its lease, and evict it from the election.
   private func considerTakeovers() {
-    guard let lease = hostLease, let monitor = liveness, let store, fencedUntil == nil,
-      metrics.sessionState.load(ordering: .relaxed) == 1
+    guard let lease = hostLease, let monitor = liveness, let store,
+      gateway.mayTakeOver(now: DatapathClock.now())
     else { return }
-    if let stall = lastLivenessStall, ContinuousClock.now - stall < .seconds(1) { return }
     let following = elections.filter { $0.value.leadership == .follower }.map(\.key)
     guard !following.isEmpty else { return }
     var holders: [ID: ID] = [:]
@@ -243,8 +238,7 @@ extension Agent {
       logger.info(
         "gateway holder down (liveness): fencing and evicting it",
         metadata: ["agent.port": "\(name)", "agent.holder": "\(hostLabel(holder))"])
-      let wait = Duration.milliseconds(
-        Int64((configuration.gatewayLease + configuration.gatewayLeaseGuard) * 1000))
+      let wait = gateway.takeoverWait
       let path = store.paths.election("port-\(port)")
       let events = events
       let logger = logger

@@ -124,17 +124,10 @@ public actor Agent {
   let livenessOrigin = ContinuousClock.now
   var livenessPeerSet = Set<ID>()
   var livenessEverUp = Set<ID>()
-  var lastLivenessStall: ContinuousClock.Instant?
   var hostLease: HostLease?
-  /// The end of the lease (DatapathClock ns): elected ports' gates are open until then.
-  var leaseDeadline: UInt64 = PortGate.closed
-  var leaseConfirmInFlight = false
-  var lastLeaseConfirm = ContinuousClock.now - .seconds(3600)
-  /// While set, this host was fenced and stays out of elections until then.
-  var fencedUntil: ContinuousClock.Instant?
+  /// The lease's rules and state: gate deadline, hold-down, when to confirm (AgentCore).
+  var gateway: GatewayLease
   var takeovers: [ID: Task<Void, Never>] = [:]
-  /// Elected ports attached with a closed gate: announced once it opens.
-  var announceWhenOpen = Set<ID>()
   /// Watches asked for before the topology was loaded; armed once it is.
   var deferredWatches = Set<WatchKey>()
 
@@ -174,6 +167,12 @@ public actor Agent {
         flowIdleTimeout: .milliseconds(configuration.flowIdleTimeout * 1000),
         pendingTimeout: .milliseconds(configuration.pendingTimeout * 1000)),
       origin: startInstant)
+    self.gateway = GatewayLease(
+      settings: GatewayLease.Settings(
+        enabled: configuration.livenessEnabled,
+        lease: .milliseconds(Int64(configuration.gatewayLease * 1000)),
+        leaseGuard: .milliseconds(Int64(configuration.gatewayLeaseGuard * 1000)),
+        holdDown: .milliseconds(Int64(configuration.gatewayHoldDown * 1000))))
     self.flowStateLog = FlowStateLog(directory: configuration.flowStateDirectory, logger: logger)
     (eventStream, events) = AsyncStream<AgentEvent>.makeStream()
   }
