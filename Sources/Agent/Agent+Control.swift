@@ -56,10 +56,14 @@ extension Agent {
       return json(topologyRows())
     case "/trace":
       return await trace(request.query)
+    case "/flowstate":
+      return flowStateRows(request.query)
     default:
       return ControlResponse(
         status: 404, contentType: "text/plain",
-        body: "unknown path \(request.path); try /health /flows /ports /topology /trace /metrics\n")
+        body:
+          "unknown path \(request.path); try /health /flows /ports /topology /flowstate /trace /metrics\n"
+      )
     }
   }
 
@@ -98,6 +102,42 @@ extension Agent {
       }
       return row
     }
+  }
+
+  /// `/flowstate?limit=N`: the conntrack entries and NAT bindings held, the longest idle
+  /// first (at most `limit`, default 1000), with their age, idle time and timeout.
+  func flowStateRows(_ query: [String: String]) -> ControlResponse {
+    var limit = 1000
+    if let text = query["limit"] {
+      guard let value = Int(text), value >= 0 else {
+        return ControlResponse(
+          status: 400, contentType: "text/plain",
+          body: "limit must be a whole number of entries, not '\(text)'\n")
+      }
+      limit = value
+    }
+    let now = ContinuousClock.now
+    let table = core.flowState
+    let seconds = { (duration: Duration) in (Double(duration.milliseconds) / 1000) }
+    let rows = table.entries.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(limit).map {
+      key, entry -> [String: Any & Sendable] in
+      var row: [String: Any & Sendable] = [
+        "entry": key.description, "origin": entry.origin.rawValue,
+        "protocol": Int(entry.ipProtocol), "age": seconds(now - entry.created),
+        "idle": seconds(now - entry.lastUsed),
+        "timeout": seconds(
+          table.timeouts.timeout(ipProtocol: entry.ipProtocol, closing: entry.closing)),
+      ]
+      if entry.ipProtocol == IPProtocol.tcp.rawValue { row["closing"] = entry.closing }
+      if case .natBinding(let binding) = entry.change {
+        row["translation"] = "\(binding.forward)"
+      }
+      return row
+    }
+    return json([
+      "conntrackEntries": table.conntrackCount, "natBindings": table.natCount,
+      "expired": table.expired, "shown": rows.count, "entries": Array(rows),
+    ])
   }
 
   func topologyRows() -> [String: Any & Sendable] {

@@ -28,7 +28,7 @@ extension Agent {
   func restoreFlowState(_ port: ID) {
     let changes = flowStateLog.load(port)
     guard !changes.isEmpty else { return }
-    core.applyFlowState(changes)
+    core.applyFlowState(changes, port: port, now: .now)
     logger.info(
       "flow state restored from the local log",
       metadata: [
@@ -37,11 +37,27 @@ extension Agent {
       ])
   }
 
+  /// The periodic flow-state pass: which entries flows used since the last one (from a
+  /// dump of the datapath), then AgentCore.sweepFlowState decides what expires and what
+  /// is sent to peers again.
+  func sweepFlowState() async {
+    guard !core.flowState.entries.isEmpty, !sweepingFlowState, let datapath else { return }
+    sweepingFlowState = true
+    defer { sweepingFlowState = false }
+    let since = lastFlowStateDump
+    lastFlowStateDump = DatapathClock.now()
+    var used = Set<FlowTagHash>()
+    for flow in await datapath.dump() where flow.stats.lastUsed >= since {
+      used.formUnion(flow.entry.tags)
+    }
+    execute(core.sweepFlowState(usedTags: used, now: .now))
+  }
+
   /// A flow-state message from another agent: its entries join the local view.
   func receiveFlowState(_ bytes: [UInt8]) {
     do {
       let changes = try FlowStateMessage.decode(bytes)
-      core.applyFlowState(changes)
+      core.applyFlowState(changes, now: .now)
       metrics.flowStateReceived.add(UInt64(changes.count), ordering: .relaxed)
     } catch {
       metrics.flowStateRejected.add(1, ordering: .relaxed)

@@ -258,9 +258,15 @@ extension Agent {
       if topologyReady { reconcileBindings(force: false) }
     }
     expirePending(now)
+    metrics.conntrackEntries.store(core.flowState.conntrackCount, ordering: .relaxed)
+    metrics.natBindings.store(core.flowState.natCount, ordering: .relaxed)
     if now - lastMACSweep >= .milliseconds(configuration.macRetention * 500) {
       lastMACSweep = now
       Task { await self.sweepLearnedMACs() }
+    }
+    if now - lastFlowStateSweep >= core.flowState.timeouts.sweepInterval {
+      lastFlowStateSweep = now
+      Task { await self.sweepFlowState() }
     }
     if now - lastTopologySweep >= .milliseconds(min(configuration.topologyIdleTimeout, 60) * 500) {
       lastTopologySweep = now

@@ -62,6 +62,10 @@ extension Agent {
         case .generatedPacket: metrics.generatedPackets.add(1, ordering: .relaxed)
         case .pendingDropped: metrics.pendingDropped.add(1, ordering: .relaxed)
         case .drop(let kind): metrics.countDrop(kind)
+        case .flowStateExpired(let count):
+          metrics.flowStateExpired.add(UInt64(count), ordering: .relaxed)
+        case .flowStateRefreshed(let count):
+          metrics.flowStateRefreshed.add(UInt64(count), ordering: .relaxed)
         }
       }
     }

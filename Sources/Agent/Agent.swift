@@ -113,6 +113,10 @@ public actor Agent {
   var writableARPTables: [ID: ARPTable] = [:]
   var lastMACSweep = ContinuousClock.now
   var sweepingMACs = false
+  var lastFlowStateSweep = ContinuousClock.now
+  /// DatapathClock time of the last flow-state sweep's dump: flows used since are in use.
+  var lastFlowStateDump = DatapathClock.now()
+  var sweepingFlowState = false
 
   /// Watches per object (port activity, host liveness, state tables).
   var watches: [WatchKey: Task<Void, Never>] = [:]
@@ -163,9 +167,13 @@ public actor Agent {
     self.hostID = try Self.loadHostID(configuration, logger: logger)
     self.core = AgentCore(
       hostID: hostID,
-      settings: AgentCore.Settings(
-        flowIdleTimeout: .milliseconds(configuration.flowIdleTimeout * 1000),
-        pendingTimeout: .milliseconds(configuration.pendingTimeout * 1000)),
+      settings: {
+        var settings = AgentCore.Settings(
+          flowIdleTimeout: .milliseconds(configuration.flowIdleTimeout * 1000),
+          pendingTimeout: .milliseconds(configuration.pendingTimeout * 1000))
+        settings.flowStateTimeouts = configuration.flowStateTimeouts
+        return settings
+      }(),
       origin: startInstant)
     self.gateway = GatewayLease(
       settings: GatewayLease.Settings(

@@ -1,3 +1,4 @@
+import AgentCore
 import Foundation
 import Yams
 
@@ -46,6 +47,15 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
   /// Seconds a topology object loaded on demand stays in the local copy while no flow
   /// and no simulation uses it (objects this host serves are kept for good).
   public var topologyIdleTimeout: Double = 120
+  /// Seconds a TCP connection's conntrack entry and NAT bindings live without a packet,
+  /// until it closes.
+  public var tcpEstablishedTimeout: Double = 3600
+  /// The same after the connection's first FIN or RST.
+  public var tcpClosingTimeout: Double = 15
+  /// The same for UDP.
+  public var udpTimeout: Double = 120
+  /// The same for other protocols (ICMP echo).
+  public var otherTimeout: Double = 30
   /// Where the per-port flow-state logs live (conntrack and NAT state a restarted agent
   /// resumes from).
   public var flowStateDirectory: String = "/var/lib/midge/flow-state"
@@ -98,6 +108,10 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
     macRetention = try value(.macRetention, defaults.macRetention)
     topologyIdleTimeout = try value(.topologyIdleTimeout, defaults.topologyIdleTimeout)
     flowStateDirectory = try value(.flowStateDirectory, defaults.flowStateDirectory)
+    tcpEstablishedTimeout = try value(.tcpEstablishedTimeout, defaults.tcpEstablishedTimeout)
+    tcpClosingTimeout = try value(.tcpClosingTimeout, defaults.tcpClosingTimeout)
+    udpTimeout = try value(.udpTimeout, defaults.udpTimeout)
+    otherTimeout = try value(.otherTimeout, defaults.otherTimeout)
     sessionFile = try container.decodeIfPresent(String.self, forKey: .sessionFile)
     livenessInterval = try value(.livenessInterval, defaults.livenessInterval)
     livenessMultiplier = try value(.livenessMultiplier, defaults.livenessMultiplier)
@@ -166,6 +180,12 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
     else {
       throw AgentError(.configuration, "timeouts and intervals must be positive")
     }
+    for (name, value) in [
+      ("tcpEstablishedTimeout", tcpEstablishedTimeout), ("tcpClosingTimeout", tcpClosingTimeout),
+      ("udpTimeout", udpTimeout), ("otherTimeout", otherTimeout),
+    ] where !(value >= 1 && value <= 7 * 86_400) {
+      throw AgentError(.configuration, "\(name) must be 1 s to 7 days, not \(value)")
+    }
     guard flowCapacity > 0 else { throw AgentError(.configuration, "flowCapacity must be > 0") }
     guard livenessInterval == 0 || (livenessInterval >= 0.01 && livenessInterval <= 10) else {
       throw AgentError(
@@ -185,6 +205,16 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
         "gatewayLease (\(gatewayLease) s) must be at least 0.05 s, and with gatewayLeaseGuard "
           + "(\(gatewayLeaseGuard) s) at most half the sessionTimeout (\(sessionTimeout) s)")
     }
+  }
+
+  /// The flow-state timeouts as the agent's core takes them.
+  public var flowStateTimeouts: FlowStateTimeouts {
+    var timeouts = FlowStateTimeouts()
+    timeouts.tcpEstablished = .milliseconds(Int64(tcpEstablishedTimeout * 1000))
+    timeouts.tcpClosing = .milliseconds(Int64(tcpClosingTimeout * 1000))
+    timeouts.udp = .milliseconds(Int64(udpTimeout * 1000))
+    timeouts.other = .milliseconds(Int64(otherTimeout * 1000))
+    return timeouts
   }
 
   /// Whether liveness over the tunnels and the gateway lease are on.
@@ -223,6 +253,7 @@ extension AgentConfiguration {
     case tunnelPort, logLevel, controlAddress, metricsAddress, flowIdleTimeout, flowCapacity
     case pendingTimeout, interfacePollInterval, macRetention, flowStateDirectory
     case topologyIdleTimeout, sessionFile, livenessInterval, livenessMultiplier, gatewayLease
-    case gatewayLeaseGuard, gatewayHoldDown
+    case gatewayLeaseGuard, gatewayHoldDown, tcpEstablishedTimeout, tcpClosingTimeout
+    case udpTimeout, otherTimeout
   }
 }

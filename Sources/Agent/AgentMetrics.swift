@@ -21,6 +21,10 @@ public final class AgentMetrics: Sendable {
   public let flowStateSent = Atomic<UInt64>(0)
   public let flowStateReceived = Atomic<UInt64>(0)
   public let flowStateRejected = Atomic<UInt64>(0)
+  public let flowStateExpired = Atomic<UInt64>(0)
+  public let flowStateRefreshed = Atomic<UInt64>(0)
+  public let conntrackEntries = Atomic<Int>(0)
+  public let natBindings = Atomic<Int>(0)
   public let livenessSent = Atomic<UInt64>(0)
   public let livenessReceived = Atomic<UInt64>(0)
   public let livenessRejected = Atomic<UInt64>(0)
@@ -79,6 +83,19 @@ public final class AgentMetrics: Sendable {
       exporter.counter(
         "midge_agent_flow_state_rejected_total", "Flow-state messages that could not be decoded.",
         flowStateRejected)
+      exporter.counter(
+        "midge_agent_flow_state_expired_total",
+        "Conntrack entries and NAT bindings that expired unused (NAT ports freed).",
+        flowStateExpired)
+      exporter.counter(
+        "midge_agent_flow_state_refreshed_total",
+        "Live conntrack entries and NAT bindings sent to other agents again.", flowStateRefreshed)
+      exporter.gauge(
+        "midge_agent_conntrack_entries", "Connection-tracking entries held.",
+        Double(conntrackEntries.load(ordering: .relaxed)))
+      exporter.gauge(
+        "midge_agent_nat_bindings", "NAT bindings held.",
+        Double(natBindings.load(ordering: .relaxed)))
       exporter.counter(
         "midge_agent_liveness_hellos_sent_total", "Liveness hellos sent to other hosts.",
         livenessSent)

@@ -59,13 +59,18 @@ extension AgentCore {
     released: inout [DeviceIPKey], into out: inout [AgentDirective]
   ) -> Bool {
     let match = packet.match
-    let view = currentView()
+    // The stored view itself, not a copy held across `record`: a copy alive when
+    // `record` inserts would make the insert copy the whole table.
+    _ = currentView()
     let result = simulator.simulate(
       SimulationPacket(frame: packet.frame, match: match), ingress: packet.ingress, view: view,
       now: elapsed(now))
     out.append(.count(.simulation))
     record(result.stateChanges, now: now, released: &released, into: &out)
     replicate(result, ingress: packet.ingress, port: match.ingressPort, into: &out)
+    flowState.used(result.tags, tcpFlags: match.tcpFlags, now: now) {
+      [packet.ingress] + result.outputPorts
+    }
     deliver(result.generatedPackets, depth: 0, retry: false, now: now, into: &out)
     // What a flow uses shows in its tags at the next topology sweep; what a simulation
     // without a flow used is noted here.

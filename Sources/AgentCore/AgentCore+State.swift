@@ -34,6 +34,7 @@ extension AgentCore {
         released.append(key)
       case .conntrack, .natBinding:
         view.apply(change)
+        flowState.add(change, origin: .local, now: now)
       }
     }
   }
@@ -55,15 +56,26 @@ extension AgentCore {
     }
     guard !changes.isEmpty else { return }
     var logPorts: [ID] = []
-    for port in [ingress] + result.outputPorts
-    where localPorts[port] != nil && !logPorts.contains(port) {
+    let outputs = result.outputPorts
+    for port in [ingress] + outputs where localPorts[port] != nil && !logPorts.contains(port) {
       logPorts.append(port)
     }
+    out.append(
+      .replicate(
+        FlowStateCopy(
+          changes: changes, logPorts: logPorts,
+          recipients: recipients(ingress: ingress, outputs: outputs), before: number)))
+  }
+
+  /// The hosts that may simulate a connection next, and where their tunnels end: the
+  /// host where an output port is active (its reply enters there), and every other
+  /// candidate of a port the connection crosses that several hosts can serve.
+  func recipients(ingress: ID?, outputs: [ID]) -> [ID: TunnelEndpoint] {
     var hosts = Set<ID>()
-    for port in result.outputPorts {
+    for port in outputs {
       if let active = view.activePorts[port], active.host != hostID { hosts.insert(active.host) }
     }
-    for port in [ingress] + result.outputPorts {
+    for port in (ingress.map { [$0] } ?? []) + outputs {
       for candidate in snapshot.ports[port]?.candidates ?? [] where candidate.hostId != hostID {
         hosts.insert(candidate.hostId)
       }
@@ -72,15 +84,19 @@ extension AgentCore {
     for host in hosts {
       if let remote = endpoints[host] { recipients[host] = remote }
     }
-    out.append(
-      .replicate(
-        FlowStateCopy(changes: changes, logPorts: logPorts, recipients: recipients, before: number)
-      ))
+    return recipients
   }
 
-  /// Conntrack and NAT entries from another host or from a port's log join the view.
-  public mutating func applyFlowState(_ changes: [StateChange]) {
+  /// Conntrack and NAT entries from another host (`port` nil) or from a local port's log
+  /// join the view; entries from the log are this host's own again (it refreshes them).
+  public mutating func applyFlowState(
+    _ changes: [StateChange], port: ID? = nil, now: ContinuousClock.Instant
+  ) {
     view.apply(changes)
+    for change in changes {
+      flowState.add(
+        change, origin: port == nil ? .peer : .local, ports: port.map { [$0] } ?? [], now: now)
+    }
   }
 
   // MARK: Ports attached here
@@ -162,4 +178,53 @@ extension AgentCore {
     var port: ID
     var mac: MACAddress
   }
+}
+
+extension AgentCore {
+  /// The periodic flow-state pass (FlowStateTable.sweep): `usedTags` are the tags of the
+  /// flows that carried a packet since the last pass. Expired entries leave the view and
+  /// their flows are invalidated; live local entries due for a refresh are sent to the
+  /// hosts that may simulate their connections next, in messages of at most
+  /// `refreshBatch` entries (one datagram on a 1500-byte underlay).
+  public mutating func sweepFlowState(
+    usedTags: some Sequence<FlowTagHash>, now: ContinuousClock.Instant
+  ) -> [AgentDirective] {
+    let sweep = flowState.sweep(usedTags: usedTags, now: now)
+    var out: [AgentDirective] = []
+    if !sweep.expired.isEmpty {
+      for change in sweep.expired { view.remove(change) }
+      view.compactFlowState()
+      out.append(.invalidate(sweep.tags))
+      out.append(.count(.flowStateExpired(sweep.expired.count)))
+    }
+    guard !sweep.refresh.isEmpty else { return out }
+    var byHost: [ID: (remote: TunnelEndpoint, changes: [StateChange])] = [:]
+    var refreshed = 0
+    for (change, ports) in sweep.refresh {
+      let recipients = recipients(ingress: nil, outputs: ports)
+      if !recipients.isEmpty { refreshed += 1 }
+      for (host, remote) in recipients {
+        byHost[host, default: (remote, [])].changes.append(change)
+      }
+    }
+    guard refreshed > 0 else { return out }
+    for host in byHost.keys.sorted() {
+      guard let (remote, changes) = byHost[host] else { continue }
+      var start = 0
+      while start < changes.count {
+        let end = min(start + Self.refreshBatch, changes.count)
+        out.append(
+          .replicate(
+            FlowStateCopy(
+              changes: Array(changes[start..<end]), logPorts: [], recipients: [host: remote],
+              before: nil)))
+        start = end
+      }
+    }
+    out.append(.count(.flowStateRefreshed(refreshed)))
+    return out
+  }
+
+  /// Entries per refresh message: 16 NAT bindings are about 1.2 KB before compression.
+  static let refreshBatch = 16
 }

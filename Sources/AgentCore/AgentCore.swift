@@ -57,6 +57,8 @@ public struct AgentCore: Sendable {
     /// How long a flow that could not be executed (a port not attached, a host without a
     /// tunnel endpoint) drops before the packet is simulated again.
     public var unexecutableFlowTimeout: Duration = .seconds(1)
+    /// How long conntrack entries and NAT bindings live without use (FlowStateTable).
+    public var flowStateTimeouts = FlowStateTimeouts()
 
     public init(flowIdleTimeout: Duration, pendingTimeout: Duration) {
       self.flowIdleTimeout = flowIdleTimeout
@@ -129,6 +131,8 @@ public struct AgentCore: Sendable {
   public internal(set) var macTables: [ID: [MACAddress: ID]] = [:]
   public internal(set) var ipMACTables: [ID: [IPv4Address: MACAddress]] = [:]
   public internal(set) var arpTables: [ID: [IPv4Address: MACAddress]] = [:]
+  /// The lifetimes of the view's conntrack entries and NAT bindings.
+  public var flowState: FlowStateTable
   /// MACs this host learned and wrote, and when a flow last used each.
   public internal(set) var learnedMACs: [LearnedMAC: ContinuousClock.Instant] = [:]
 
@@ -146,6 +150,7 @@ public struct AgentCore: Sendable {
     self.settings = settings
     self.origin = origin
     self.simulator = Simulator(localHost: hostID)
+    self.flowState = FlowStateTable(timeouts: settings.flowStateTimeouts)
     self.aliveHosts = [hostID]
   }
 

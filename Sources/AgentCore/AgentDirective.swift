@@ -39,8 +39,9 @@ public struct FlowStateCopy: Sendable {
   public var logPorts: [ID]
   /// The hosts that may simulate the connection next, and where their tunnels end.
   public var recipients: [ID: TunnelEndpoint]
-  /// The datapath port the packet came in by: the copies leave ahead of it.
-  public var before: UInt32
+  /// The datapath port the packet came in by: the copies leave ahead of it (nil for a
+  /// refresh, which precedes no packet).
+  public var before: UInt32?
 }
 
 /// What `AgentDirective.count` counts.
@@ -53,4 +54,8 @@ public enum AgentCount: Hashable, Sendable {
   case pendingDropped
   /// A simulated drop (or `cannot_execute`), by reason kind.
   case drop(String)
+  /// Conntrack entries and NAT bindings expired.
+  case flowStateExpired(Int)
+  /// Live entries sent to peers again.
+  case flowStateRefreshed(Int)
 }

@@ -24,7 +24,18 @@ public enum FlowTagHasher {
     case .arpEntry(let router, let ip): return mix(7, router, UInt64(ip.rawValue))
     case .portGroup(let id): return mix(8, id)
     case .ipAddrGroup(let id): return mix(9, id)
+    case .conntrack(let key): return mix(10, key.device, tupleWord(key.tuple))
+    case .nat(let key): return mix(11 + UInt64(key.kind.rawValue), key.device, tupleWord(key.tuple))
     }
+  }
+
+  /// A connection's five-tuple folded into one word (a collision only costs extra work).
+  private static func tupleWord(_ tuple: FlowTuple) -> UInt64 {
+    let addresses = UInt64(tuple.source.rawValue) << 32 | UInt64(tuple.destination.rawValue)
+    let ports =
+      UInt64(tuple.sourcePort) << 24 | UInt64(tuple.destinationPort) << 8
+      | UInt64(tuple.ipProtocol)
+    return splitmix(addresses) ^ ports
   }
 
   /// The datapath tags for `tags`, without duplicates.

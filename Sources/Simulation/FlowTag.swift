@@ -20,7 +20,10 @@ import Topology
 ///   the destinations its prefix covers, and `.route(id)` for the route itself;
 /// - a port going active or inactive invalidates `.port(id)`: flows out of it
 ///   and flows whose route choice skipped it;
-/// - a chain, rule, port group or address group edited invalidates its tag.
+/// - a chain, rule, port group or address group edited invalidates its tag;
+/// - a conntrack entry or NAT binding expiring invalidates `.conntrack(key)` or
+///   `.nat(key)`: the flows that created or relied on it. The shell also reads
+///   these tags off the installed flows to see which entries are still in use.
 public enum FlowTag: Hashable, Sendable, CustomStringConvertible {
   /// A bridge or router the packet traversed.
   case device(ID)
@@ -41,6 +44,11 @@ public enum FlowTag: Hashable, Sendable, CustomStringConvertible {
   case portGroup(ID)
   /// A rule matched on membership of this address group.
   case ipAddrGroup(ID)
+  /// The connection-tracking entry was created or found (a return flow).
+  case conntrack(ConntrackKey)
+  /// The NAT entry under this key (a binding's forward or reverse key) was created or
+  /// applied.
+  case nat(NATKey)
 
   public var description: String {
     switch self {
@@ -54,6 +62,8 @@ public enum FlowTag: Hashable, Sendable, CustomStringConvertible {
     case .arpEntry(let router, let ip): return "router \(router) arp \(ip)"
     case .portGroup(let id): return "port group \(id)"
     case .ipAddrGroup(let id): return "address group \(id)"
+    case .conntrack(let key): return "conntrack \(key)"
+    case .nat(let key): return "nat \(key)"
     }
   }
 }

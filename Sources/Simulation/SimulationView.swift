@@ -110,6 +110,36 @@ public struct SimulationView: Sendable {
     for change in changes { apply(change) }
   }
 
+  /// Takes an expired conntrack entry or NAT binding out (a NAT entry only while it
+  /// still holds this binding's value). MAC and ARP entries are not expired this way.
+  public mutating func remove(_ change: StateChange) {
+    switch change {
+    case .conntrack(let key):
+      conntrack.remove(key)
+    case .natBinding(let binding):
+      if nat[binding.forwardKey] == binding.forward { nat[binding.forwardKey] = nil }
+      if nat[binding.reverseKey] == binding.reverse { nat[binding.reverseKey] = nil }
+    case .macLearned, .arpLearned:
+      break
+    }
+  }
+
+  /// Rebuilds the conntrack and NAT tables once they use a quarter of their capacity or
+  /// less: a hash table keeps its size when entries leave, so after a burst of
+  /// connections expired the memory would stay taken.
+  public mutating func compactFlowState() {
+    if conntrack.capacity > 1024, conntrack.count * 4 <= conntrack.capacity {
+      var fresh = Set<ConntrackKey>(minimumCapacity: conntrack.count)
+      for key in conntrack { fresh.insert(key) }
+      conntrack = fresh
+    }
+    if nat.capacity > 1024, nat.count * 4 <= nat.capacity {
+      var fresh = [NATKey: NATTranslation](minimumCapacity: nat.count)
+      for (key, value) in nat { fresh[key] = value }
+      nat = fresh
+    }
+  }
+
   /// The MAC a bridge answers ARP requests for `ip` with, if any.
   func bridgeMAC(for ip: IPv4Address, on bridge: ID) -> MACAddress? {
     let key = DeviceIPKey(device: bridge, ip: ip)

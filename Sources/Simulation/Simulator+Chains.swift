@@ -126,7 +126,9 @@ extension Simulator {
     if let known = context.forwardFlow { return known }
     var forward = true
     if let tuple = FlowTuple(context.packet.match), let device = context.ingressDevice {
-      forward = !view.conntrack.contains(ConntrackKey(tuple: tuple, device: device))
+      let key = ConntrackKey(tuple: tuple, device: device)
+      forward = !view.conntrack.contains(key)
+      if !forward { context.tag(.conntrack(key)) }
     }
     context.forwardFlow = forward
     context.note(.conntrack, context.ingressDevice, forward ? "forward flow" : "return flow")

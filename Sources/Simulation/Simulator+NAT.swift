@@ -27,6 +27,7 @@ extension Simulator {
     guard let tuple = FlowTuple(context.match) else { return nil }
     let forwardKey = NATKey(kind: kind, device: point.device, tuple: tuple)
     if let existing = view.nat[forwardKey] {
+      context.tag(.nat(forwardKey))
       apply(kind, existing, &context)
       context.note(.nat, point.device, "\(kind) to \(existing) (existing binding)")
       return .accept
@@ -66,6 +67,7 @@ extension Simulator {
       let binding = NATBinding(
         forwardKey: forwardKey, forward: candidate, reverseKey: reverseKey, reverse: original)
       context.change(.natBinding(binding))
+      context.tag(.nat(forwardKey))
       apply(kind, candidate, &context)
       context.note(.nat, point.device, "\(kind) \(tuple) to \(candidate) (new binding)")
       return .accept
@@ -79,9 +81,9 @@ extension Simulator {
     _ kind: NATKey.Kind, at point: ChainPoint, _ view: SimulationView,
     _ context: inout SimulationContext
   ) -> Bool {
-    guard let tuple = FlowTuple(context.match),
-      let translation = view.nat[NATKey(kind: kind, device: point.device, tuple: tuple)]
-    else { return false }
+    let key = FlowTuple(context.match).map { NATKey(kind: kind, device: point.device, tuple: $0) }
+    guard let key, let translation = view.nat[key] else { return false }
+    context.tag(.nat(key))
     apply(kind, translation, &context)
     context.note(.nat, point.device, "\(kind) to \(translation)")
     return true

@@ -129,6 +129,8 @@ public struct Simulator: Sendable {
   private func track(
     _ key: ConntrackKey, _ context: inout SimulationContext, _ view: SimulationView
   ) {
+    // Tagged whether new or known: the forward flow keeps the entry in use.
+    context.tag(.conntrack(key))
     guard !view.conntrack.contains(key) else { return }
     context.note(.conntrack, key.device, "forward flow: track return \(key.tuple)")
     context.change(.conntrack(key))
