@@ -35,6 +35,13 @@ struct MidgeAgent: AsyncParsableCommand {
   @Option(help: "Missed liveness hellos before a host is down.") var livenessMultiplier: Int?
   @Option(help: "Seconds a gateway holder serves after its last lease confirmation.")
   var gatewayLease: Double?
+  @Option(help: "Seconds an open TCP connection's state lives without a packet.")
+  var tcpEstablishedTimeout: Double?
+  @Option(help: "Seconds a TCP connection's state lives after FIN or RST.")
+  var tcpClosingTimeout: Double?
+  @Option(help: "Seconds a UDP connection's state lives without a packet.") var udpTimeout: Double?
+  @Option(help: "Seconds other connections' state (ICMP) lives without a packet.")
+  var otherTimeout: Double?
 
   func run() async throws {
     var settings = AgentConfiguration()
@@ -67,6 +74,10 @@ struct MidgeAgent: AsyncParsableCommand {
       if let livenessInterval { settings.livenessInterval = livenessInterval }
       if let livenessMultiplier { settings.livenessMultiplier = livenessMultiplier }
       if let gatewayLease { settings.gatewayLease = gatewayLease }
+      if let tcpEstablishedTimeout { settings.tcpEstablishedTimeout = tcpEstablishedTimeout }
+      if let tcpClosingTimeout { settings.tcpClosingTimeout = tcpClosingTimeout }
+      if let udpTimeout { settings.udpTimeout = udpTimeout }
+      if let otherTimeout { settings.otherTimeout = otherTimeout }
       if let file = ProcessInfo.processInfo.environment["MIDGE_SESSION_FILE"], !file.isEmpty {
         settings.sessionFile = file
       }

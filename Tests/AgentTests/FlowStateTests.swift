@@ -73,4 +73,74 @@ struct FlowStateTests {
     let restored = await eventually(timeout: .seconds(5)) { conntrack() >= before }
     #expect(restored, "after the restart the agent knows \(conntrack()) of \(before) entries")
   }
+
+  @Test(
+    "a closed connection's NAT binding expires and frees its port; an ICMP one with a longer timeout stays"
+  )
+  func expiryAfterClose() async throws {
+    let world = try AgentWorld(
+      zookeeper: try await ZooKeeperServer.shared(),
+      agentArguments: ["--tcp-closing-timeout", "4", "--other-timeout", "120"])
+    defer { world.cleanUp() }
+    try await world.start()
+    // The edge router masquerades tenant-a's traffic into tenant-b as its own address
+    // there, 10.61.2.1, from a range of 100 ports.
+    let masquerade = world.topologyYAML().replacingOccurrences(
+      of: "chains:\n",
+      with: """
+        chains:
+          - name: masq
+            rules:
+              - {action: snat, outPorts: [edge-b], nwSrc: 10.61.1.0/24, targets: [{address: 10.61.2.1, ports: 20000-20099}]}
+              - {action: accept}
+          - name: unmasq
+            rules:
+              - {action: rev_snat, inPorts: [edge-b]}
+              - {action: accept}
+
+        """
+    ).replacingOccurrences(
+      of: "  - name: edge\n",
+      with: "  - name: edge\n    outboundFilter: masq\n    inboundFilter: unmasq\n")
+    #expect(masquerade.contains("outboundFilter: masq"))
+    try await world.withStore { store in
+      _ = try await store.apply(try TopologyFile.parse(masquerade), prune: true)
+    }
+    #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.2.3"))
+    let transfer = TCPTransfer(size: 256 * 1024)
+    let outcome = try await transfer.run(
+      server: world.vms["vm-b2"]!.namespace, client: world.vms["vm-a1"]!.namespace,
+      address: "10.61.2.3", port: 5301, timeout: .seconds(15))
+    #expect(outcome.intact, "the transfer through SNAT failed: \(outcome.error ?? "short")")
+
+    /// The entries of `/flowstate` on host-1, as (protocol, translation) pairs.
+    func entries() -> [(Int, String)]? {
+      guard let text = try? world.controlGet(0, "/flowstate"),
+        let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+        let rows = object["entries"] as? [[String: Any]]
+      else { return nil }
+      return rows.map { (($0["protocol"] as? Int) ?? -1, ($0["translation"] as? String) ?? "") }
+    }
+    let during = try #require(entries())
+    #expect(
+      during.contains { $0.0 == 6 && $0.1.hasPrefix("10.61.2.1:200") },
+      "no TCP binding to the masquerade address right after the transfer: \(during)")
+    #expect(during.contains { $0.0 == 1 }, "no ICMP binding after the pings: \(during)")
+
+    // Closed with FIN: gone within the closing timeout plus a sweep or two.
+    let expired = await eventually(timeout: .seconds(20), every: .milliseconds(250)) {
+      guard let now = entries() else { return false }
+      return !now.contains { $0.0 == 6 }
+    }
+    #expect(expired, "the closed connection's binding is still there: \(entries() ?? [])")
+    let after = entries() ?? []
+    #expect(after.contains { $0.0 == 1 }, "the ICMP binding (120 s timeout) went too: \(after)")
+    let metrics = try world.controlGet(0, "/metrics")
+    #expect((metricValue(metrics, "midge_agent_flow_state_expired_total") ?? 0) >= 1)
+    // Its flows went with it; a new connection through the freed range works.
+    let again = try await TCPTransfer(size: 64 * 1024).run(
+      server: world.vms["vm-b2"]!.namespace, client: world.vms["vm-a1"]!.namespace,
+      address: "10.61.2.3", port: 5302, timeout: .seconds(15))
+    #expect(again.intact, "a new connection after the expiry failed: \(again.error ?? "short")")
+  }
 }
