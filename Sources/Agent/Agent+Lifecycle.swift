@@ -33,6 +33,8 @@ extension Agent {
     let store = NSDBStore(client: client, root: configuration.root, logger: logger)
     self.store = store
     portState = PortState(client: client, paths: store.paths, logger: logger)
+    natLeases = NATLeases(client: client, paths: store.paths, logger: logger)
+    core.enableNATLeasing()
     hostState = HostState(client: client, paths: store.paths, logger: logger)
     writer = NSDBWriter(logger: logger, metrics: metrics)
     do {
@@ -225,6 +227,7 @@ extension Agent {
     case .livenessTick: livenessTick()
     case .leaseConfirmed(let sentAt, let result): applyLeaseConfirmation(sentAt: sentAt, result)
     case .takeoverEnded(let port): takeoverEnded(port)
+    case .natLeased(let block): execute(core.natLeased(block, now: .now))
     }
   }
 

@@ -1,3 +1,4 @@
+import Addresses
 import AgentCore
 import Datapath
 import Logging
@@ -56,6 +57,11 @@ extension Agent {
         writer?.enqueue("learn arp \(ip)") { try await table.add(ip, mac) }
       case .replicate(let copy):
         sendFlowState(copy)
+      case .leaseNAT(let targets, let held):
+        leaseNATBlock(targets, held: held)
+      case .releaseNAT(let block):
+        guard let leases = natLeases else { continue }
+        writer?.enqueue("release nat block \(block)") { try await leases.release(block) }
       case .count(let count):
         switch count {
         case .simulation: metrics.simulations.add(1, ordering: .relaxed)
@@ -68,6 +74,45 @@ extension Agent {
           metrics.flowStateRefreshed.add(UInt64(count), ordering: .relaxed)
         }
       }
+    }
+  }
+
+  /// Leases one more source-NAT block: the first free one of the targets' addresses (at
+  /// most 64 addresses of a range are tried), in port order; answers with `.natLeased`.
+  func leaseNATBlock(_ targets: [NatTarget], held: [NATBlock]) {
+    let events = events
+    guard let leases = natLeases else {
+      events.yield(.natLeased(nil))
+      return
+    }
+    let host = hostID
+    let logger = logger
+    let held = Set(held)
+    Task {
+      var leased: NATBlock?
+      search: for target in targets {
+        let first = target.addressFrom.rawValue
+        let last = min(target.addressTo.rawValue, first &+ 63)
+        for raw in first...max(first, last) {
+          let address = IPv4Address(rawValue: raw)
+          let indices = NATBlock.indices(covering: target.portFrom...target.portTo).filter {
+            !held.contains(NATBlock(address: address, index: $0))
+          }
+          do {
+            leased = try await leases.lease(host: host, address: address, indices: indices)
+          } catch {
+            logger.info("cannot lease a NAT port block", metadata: ["agent.error": "\(error)"])
+            break search
+          }
+          if leased != nil { break search }
+        }
+      }
+      if let leased {
+        logger.info("leased a NAT port block", metadata: ["agent.block": "\(leased)"])
+      } else {
+        logger.info("no NAT port block free", metadata: ["agent.targets": "\(targets)"])
+      }
+      events.yield(.natLeased(leased))
     }
   }
 

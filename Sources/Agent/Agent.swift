@@ -129,6 +129,8 @@ public actor Agent {
   var livenessPeerSet = Set<ID>()
   var livenessEverUp = Set<ID>()
   var hostLease: HostLease?
+  /// Source-NAT port-block leases (AgentCore+NATLeases decides, this writes them).
+  var natLeases: NATLeases?
   /// The lease's rules and state: gate deadline, hold-down, when to confirm (AgentCore).
   var gateway: GatewayLease
   var takeovers: [ID: Task<Void, Never>] = [:]

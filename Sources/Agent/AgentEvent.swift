@@ -32,4 +32,6 @@ enum AgentEvent: Sendable {
   /// A lease confirmation sent at that DatapathClock instant came back (nil: it failed).
   case leaseConfirmed(sentAt: UInt64, HostLease.Confirmation?)
   case takeoverEnded(port: ID)
+  /// The answer to a source-NAT lease request (nil: no block was free).
+  case natLeased(NATBlock?)
 }

@@ -80,8 +80,20 @@ extension AgentCore {
       var actions: [DatapathAction]
       var hardTimeout: Duration?
       if case .drop(let reason) = result.verdict {
+        if case .natExhausted(_, let rule) = reason, awaitNATLease(rule: rule, now: now, into: &out)
+        {
+          if !retry {
+            var parked = packet
+            parked.since = now
+            parked.reason = .natLease
+            pending.append(parked)
+          }
+          return false
+        }
         actions = [.drop(reason: "\(reason)")]
         out.append(.count(.drop(reason.kind)))
+        // Ports may free up (a binding expires, a block is leased): look again soon.
+        if case .natExhausted = reason { hardTimeout = settings.unexecutableFlowTimeout }
       } else {
         switch translator().translate(result.actions) {
         case .success(let translated): actions = translated
@@ -224,6 +236,7 @@ extension AgentCore {
       switch packet.reason {
       case .notYet: retry = retryTopology
       case .arp: retry = !packet.retried && now - packet.since > settings.arpRetryAfter
+      case .natLease: retry = false  // resumed by the lease's answer
       }
       if retry {
         packet.retried = true

@@ -35,6 +35,7 @@ extension AgentCore {
       case .conntrack, .natBinding:
         view.apply(change)
         flowState.add(change, origin: .local, now: now)
+        if case .natBinding(let binding) = change { noteNATBinding(binding, now: now, into: &out) }
       }
     }
   }
@@ -192,7 +193,12 @@ extension AgentCore {
     let sweep = flowState.sweep(usedTags: usedTags, now: now)
     var out: [AgentDirective] = []
     if !sweep.expired.isEmpty {
-      for change in sweep.expired { view.remove(change) }
+      for (change, origin) in zip(sweep.expired, sweep.origins) {
+        view.remove(change)
+        if origin == .local, case .natBinding(let binding) = change {
+          forgetNATBinding(binding, into: &out)
+        }
+      }
       view.compactFlowState()
       out.append(.invalidate(sweep.tags))
       out.append(.count(.flowStateExpired(sweep.expired.count)))

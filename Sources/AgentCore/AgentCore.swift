@@ -84,6 +84,8 @@ public struct AgentCore: Sendable {
     public enum Reason: Hashable, Sendable {
       case arp(DeviceIPKey)
       case notYet
+      /// Source NAT found no free port in the blocks held: waits for a lease.
+      case natLease
     }
     public var match: FlowMatch
     public var frame: [UInt8]
@@ -131,6 +133,12 @@ public struct AgentCore: Sendable {
   public internal(set) var macTables: [ID: [MACAddress: ID]] = [:]
   public internal(set) var ipMACTables: [ID: [IPv4Address: MACAddress]] = [:]
   public internal(set) var arpTables: [ID: [IPv4Address: MACAddress]] = [:]
+  /// Source-NAT leasing (AgentCore+NATLeases.swift): bindings per held block, the
+  /// targets to lease more for, and the request under way.
+  var natBlockUse: [NATBlock: Int] = [:]
+  var natTargets: [IPv4Address: [NatTarget]] = [:]
+  var natLeaseInFlight = false
+  var natLeaseBackoffUntil: ContinuousClock.Instant?
   /// The lifetimes of the view's conntrack entries and NAT bindings.
   public var flowState: FlowStateTable
   /// MACs this host learned and wrote, and when a flow last used each.

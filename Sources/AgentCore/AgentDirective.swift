@@ -27,6 +27,11 @@ public enum AgentDirective: Sendable {
   /// Flow state a simulation made: append it to these local ports' logs, and send it to
   /// these tunnel endpoints ahead of the packets of datapath port `before`.
   case replicate(FlowStateCopy)
+  /// Lease one more source-NAT port block for one of `targets`' addresses, none of
+  /// `held`; answer with `AgentCore.natLeased`.
+  case leaseNAT(targets: [NatTarget], held: [NATBlock])
+  /// Give a source-NAT port block back: no binding uses it any more.
+  case releaseNAT(NATBlock)
   /// Count something in the agent's metrics.
   case count(AgentCount)
 }

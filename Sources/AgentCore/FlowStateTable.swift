@@ -190,6 +190,8 @@ public struct FlowStateTable: Sendable {
   public struct Sweep: Sendable {
     /// The entries that expired (to take out of the view).
     public var expired: [StateChange] = []
+    /// Who made each of them.
+    public var origins: [FlowStateEntry.Origin] = []
     /// Their flow tags (to invalidate).
     public var tags: [FlowTagHash] = []
     /// Local entries due for a refresh, with the ports to find their recipients from.
@@ -213,6 +215,7 @@ public struct FlowStateTable: Sendable {
       if now - entry.lastUsed > timeout {
         gone.append(key)
         result.expired.append(entry.change)
+        result.origins.append(entry.origin)
         result.tags += entry.tags
       } else if entry.origin == .local, entry.lastUsed > entry.lastSent,
         now - entry.lastSent >= min(timeout / 2, timeouts.refreshCap)

@@ -45,4 +45,10 @@ public struct NSDBPaths: Sendable, Hashable {
   public func ip4MacTable(bridge: ID) -> String { state(.bridge, bridge) + "/ip4_mac_table" }
   public func arpTable(router: ID) -> String { state(.router, router) + "/arp_table" }
   public func election(_ name: String) -> String { election + "/" + name }
+  /// Source-NAT port-block leases: `nat/<address>/<block>`, ephemeral, holding the host id.
+  public var natLeases: String { state + "/nat" }
+  public func natLeases(_ address: String) -> String { natLeases + "/" + address }
+  public func natLease(_ address: String, block: UInt16) -> String {
+    natLeases(address) + "/\(block)"
+  }
 }

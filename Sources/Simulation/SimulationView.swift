@@ -63,6 +63,11 @@ public struct SimulationView: Sendable {
   public var nat: [NATKey: NATTranslation]
   /// Active exterior ports and where they are served.
   public var activePorts: [ID: PortActivation]
+  /// The source-NAT port blocks this host holds, by address, in ascending order (block
+  /// `b` is ports `b * 64 ... b * 64 + 63`, `NATBlock`). Source NAT that translates ports
+  /// chooses only among them, so two hosts never pick the same port. nil: no leasing,
+  /// every port of a rule's range is a candidate (traces, a single host, tests).
+  public var natLeases: [IPv4Address: [UInt16]]?
 
   /// Derived lookup structures (see the type's documentation).
   let compiled: CompiledTopology
@@ -71,7 +76,8 @@ public struct SimulationView: Sendable {
     topology: TopologySnapshot, macTable: [MACTableKey: ID] = [:],
     bridgeIPTable: [DeviceIPKey: MACAddress] = [:],
     arpTable: [DeviceIPKey: MACAddress] = [:], conntrack: Set<ConntrackKey> = [],
-    nat: [NATKey: NATTranslation] = [:], activePorts: [ID: PortActivation] = [:]
+    nat: [NATKey: NATTranslation] = [:], activePorts: [ID: PortActivation] = [:],
+    natLeases: [IPv4Address: [UInt16]]? = nil
   ) {
     self.topology = topology
     self.macTable = macTable
@@ -80,6 +86,7 @@ public struct SimulationView: Sendable {
     self.conntrack = conntrack
     self.nat = nat
     self.activePorts = activePorts
+    self.natLeases = natLeases
     self.compiled = CompiledTopology(topology)
   }
 
@@ -87,7 +94,7 @@ public struct SimulationView: Sendable {
   public func replacingTopology(_ topology: TopologySnapshot) -> SimulationView {
     SimulationView(
       topology: topology, macTable: macTable, bridgeIPTable: bridgeIPTable, arpTable: arpTable,
-      conntrack: conntrack, nat: nat, activePorts: activePorts)
+      conntrack: conntrack, nat: nat, activePorts: activePorts, natLeases: natLeases)
   }
 
   /// Records one state change locally, as the shell does after a simulation.

@@ -42,16 +42,19 @@ extension Simulator {
       proto == IPProtocol.tcp.rawValue || proto == IPProtocol.udp.rawValue
       || (isSource && proto == IPProtocol.icmp.rawValue && context.match.icmpEchoID != nil)
 
+    let segments = Self.segments(
+      targets, portsApply: portsApply, leases: isSource ? view.natLeases : nil)
     var total: UInt64 = 0
-    for target in targets where target.isWellFormed {
-      total += Self.candidates(in: target, portsApply: portsApply)
+    for segment in segments { total += segment.count }
+    guard total > 0 else {
+      context.note(.nat, point.device, "\(kind): no port block leased for the targets yet")
+      return .natExhausted(chain: chain, rule: rule)
     }
-    guard total > 0 else { return .natExhausted(chain: chain, rule: rule) }
     let start = context.flowHash % total
     let probes = min(total, UInt64(max(1, configuration.maxNATProbes)))
     for probe in 0..<probes {
       let candidate = Self.candidate(
-        at: (start + probe) % total, of: targets, portsApply: portsApply, keeping: original.port)
+        at: (start + probe) % total, of: segments, keeping: original.port)
       var translated = tuple
       if isSource {
         translated.source = candidate.address
@@ -122,34 +125,67 @@ extension Simulator {
     }
   }
 
-  /// How many (address, port) pairs a target offers.
-  private static func candidates(in target: NatTarget, portsApply: Bool) -> UInt64 {
-    let addresses = UInt64(target.addressTo.rawValue - target.addressFrom.rawValue) + 1
-    return addresses * ports(of: target, portsApply: portsApply)
+  /// A run of candidates: every address of a range, each with the same ports.
+  struct Segment {
+    var addressFrom: UInt32
+    var addressTo: UInt32
+    var portFrom: UInt16
+    var portTo: UInt16
+    /// The packet keeps its port (address-only NAT, or a protocol without ports).
+    var keepsPort: Bool
+
+    var ports: UInt64 { keepsPort ? 1 : UInt64(portTo - portFrom) + 1 }
+    var count: UInt64 { UInt64(addressTo - addressFrom + 1) * ports }
   }
 
-  private static func ports(of target: NatTarget, portsApply: Bool) -> UInt64 {
-    guard portsApply, target.portFrom != 0 || target.portTo != 0 else { return 1 }
-    return UInt64(target.portTo - target.portFrom) + 1
-  }
-
-  /// The `index`th candidate over all well-formed targets, in order.
-  private static func candidate(
-    at index: UInt64, of targets: [NatTarget], portsApply: Bool, keeping port: UInt16
-  ) -> NATTranslation {
-    var index = index
+  /// The candidates of `targets`, in order. With `leases`, a target that translates
+  /// ports offers only the ports of the blocks this host holds for its addresses
+  /// (ascending by address, then block); other targets offer all they have.
+  static func segments(
+    _ targets: [NatTarget], portsApply: Bool, leases: [IPv4Address: [UInt16]]?
+  ) -> [Segment] {
+    var segments: [Segment] = []
     for target in targets where target.isWellFormed {
-      let count = candidates(in: target, portsApply: portsApply)
-      guard index >= count else {
-        let ports = Self.ports(of: target, portsApply: portsApply)
+      let keepsPort = !portsApply || (target.portFrom == 0 && target.portTo == 0)
+      guard !keepsPort, let leases else {
+        segments.append(
+          Segment(
+            addressFrom: target.addressFrom.rawValue, addressTo: target.addressTo.rawValue,
+            portFrom: target.portFrom, portTo: target.portTo, keepsPort: keepsPort))
+        continue
+      }
+      let range = target.addressFrom.rawValue...target.addressTo.rawValue
+      for address in leases.keys.filter({ range.contains($0.rawValue) }).sorted() {
+        for index in leases[address] ?? [] {
+          let block = NATBlock(address: address, index: index).ports
+          let low = max(block.lowerBound, target.portFrom)
+          let high = min(block.upperBound, target.portTo)
+          guard low <= high else { continue }
+          segments.append(
+            Segment(
+              addressFrom: address.rawValue, addressTo: address.rawValue, portFrom: low,
+              portTo: high, keepsPort: false))
+        }
+      }
+    }
+    return segments
+  }
+
+  /// The `index`th candidate over `segments`, in order.
+  static func candidate(at index: UInt64, of segments: [Segment], keeping port: UInt16)
+    -> NATTranslation
+  {
+    var index = index
+    for segment in segments {
+      guard index >= segment.count else {
         let address = IPv4Address(
-          rawValue: target.addressFrom.rawValue &+ UInt32(truncatingIfNeeded: index / ports)
-        )
-        let keep = !portsApply || (target.portFrom == 0 && target.portTo == 0)
-        let chosen = keep ? port : target.portFrom &+ UInt16(truncatingIfNeeded: index % ports)
+          rawValue: segment.addressFrom &+ UInt32(truncatingIfNeeded: index / segment.ports))
+        let chosen =
+          segment.keepsPort
+          ? port : segment.portFrom &+ UInt16(truncatingIfNeeded: index % segment.ports)
         return NATTranslation(address: address, port: chosen)
       }
-      index -= count
+      index -= segment.count
     }
     return NATTranslation(address: .any, port: port)
   }
