@@ -66,8 +66,17 @@ extension AgentCore {
       SimulationPacket(frame: packet.frame, match: match), ingress: packet.ingress, view: view,
       now: elapsed(now))
     out.append(.count(.simulation))
-    record(result.stateChanges, now: now, released: &released, into: &out)
-    replicate(result, ingress: packet.ingress, port: match.ingressPort, into: &out)
+    // A packet that waits keeps no conntrack or NAT state: it is made again, and sent to
+    // the hosts its flow reaches, when the packet goes. Kept now, the later simulation
+    // would find it already there and never send it on.
+    let waits: Bool =
+      switch result.verdict {
+      case .awaitingARP, .notYet: true
+      case .forward, .drop, .consumed: false
+      }
+    record(
+      result.stateChanges, flowState: !waits, now: now, released: &released, into: &out)
+    if !waits { replicate(result, ingress: packet.ingress, port: match.ingressPort, into: &out) }
     flowState.used(result.tags, tcpFlags: match.tcpFlags, now: now) {
       [packet.ingress] + result.outputPorts
     }

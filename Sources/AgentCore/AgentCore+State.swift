@@ -10,7 +10,8 @@ extension AgentCore {
   /// NSDB; conntrack and NAT entries stay in the view (`replicate` sends them on). ARP
   /// entries that changed are added to `released`: packets waiting for them go again.
   mutating func record(
-    _ changes: [StateChange], now: ContinuousClock.Instant, released: inout [DeviceIPKey],
+    _ changes: [StateChange], flowState keepFlowState: Bool = true,
+    now: ContinuousClock.Instant, released: inout [DeviceIPKey],
     into out: inout [AgentDirective]
   ) {
     for change in changes {
@@ -33,6 +34,7 @@ extension AgentCore {
         out.append(.writeARP(router: router, ip: ip, mac: mac))
         released.append(key)
       case .conntrack, .natBinding:
+        guard keepFlowState else { continue }
         view.apply(change)
         flowState.add(change, origin: .local, now: now)
         if case .natBinding(let binding) = change { noteNATBinding(binding, now: now, into: &out) }

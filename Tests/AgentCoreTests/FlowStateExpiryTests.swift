@@ -6,7 +6,6 @@ import Simulation
 import Testing
 import Topology
 
-
 /// CoreWorld's router with source NAT out of its right port: 10.0.1.0/24 leaves as
 /// 10.0.2.1, ports 30000-30001 (two, so a port's reuse after expiry shows), and replies
 /// are translated back. The neighbour 10.0.2.7 is known, so nothing waits for ARP.
@@ -228,5 +227,25 @@ struct FlowStateExpiryTests {
     #expect(world.core.view.conntrack.isEmpty)
     #expect(world.core.view.conntrack.capacity < full / 4)
     #expect(world.core.flowState.entries.capacity < full / 4)
+  }
+
+  @Test("a packet that waits for ARP keeps no NAT state; the binding is made and sent when it goes")
+  func waitingPacketKeepsNoState() throws {
+    var nat = NATWorld()
+    // 10.0.2.8 is not in the router's ARP table: the first packet waits.
+    let packet = try NATWorld.segment(
+      in: 3, from: CoreWorld.vm1MAC, to: CoreWorld.leftMAC, "10.0.1.5", 3000, "10.0.2.8", 80,
+      .syn)
+    let first = nat.world.core.miss(packet.0, frame: packet.1, now: nat.world.at(1))
+    #expect(first.installs.isEmpty)
+    #expect(nat.world.core.view.nat.isEmpty, "a waiting packet made a binding")
+    #expect(first.copies.isEmpty)
+    let reply = try CoreWorld.arpReply(
+      port: 4, from: CoreWorld.remoteMAC, "10.0.2.8", to: CoreWorld.rightMAC, "10.0.2.1")
+    let resumed = nat.world.core.miss(reply.0, frame: reply.1, now: nat.world.at(1.1))
+    #expect(resumed.installs.contains { $0.match == packet.0 })
+    let copy = try #require(resumed.copies.first, "the binding was not sent on")
+    #expect(copy.changes.contains { if case .natBinding = $0 { true } else { false } })
+    #expect(nat.world.core.flowState.natCount == 1)
   }
 }

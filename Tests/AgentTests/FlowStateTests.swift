@@ -1,7 +1,10 @@
+import Addresses
 import Foundation
 import Glibc
 import MidgeTestSupport
+import NSDB
 import Testing
+import Topology
 import TopologyFile
 
 @Suite(
@@ -142,5 +145,65 @@ struct FlowStateTests {
       server: world.vms["vm-b2"]!.namespace, client: world.vms["vm-a1"]!.namespace,
       address: "10.61.2.3", port: 5302, timeout: .seconds(15))
     #expect(again.intact, "a new connection after the expiry failed: \(again.error ?? "short")")
+  }
+
+  @Test(
+    "two hosts masquerading as one address lease different port blocks, and each uses only its own"
+  )
+  func leasedBlocksAcrossHosts() async throws {
+    let world = try AgentWorld(zookeeper: try await ZooKeeperServer.shared())
+    defer { world.cleanUp() }
+    try await world.start()
+    // As above: tenant-a leaves into tenant-b as 10.61.2.1. vm-a1 is on host-1, vm-a2 on
+    // host-2: each host simulates its own VM's connections and picks their ports.
+    let masquerade = world.topologyYAML().replacingOccurrences(
+      of: "chains:\n",
+      with: """
+        chains:
+          - name: masq
+            rules:
+              - {action: snat, outPorts: [edge-b], nwSrc: 10.61.1.0/24, targets: [{address: 10.61.2.1, ports: 20000-29999}]}
+              - {action: accept}
+          - name: unmasq
+            rules:
+              - {action: rev_snat, inPorts: [edge-b]}
+              - {action: accept}
+
+        """
+    ).replacingOccurrences(
+      of: "  - name: edge\n",
+      with: "  - name: edge\n    outboundFilter: masq\n    inboundFilter: unmasq\n")
+    try await world.withStore { store in
+      _ = try await store.apply(try TopologyFile.parse(masquerade), prune: true)
+    }
+    for (client, port) in [("vm-a1", UInt16(5401)), ("vm-a2", 5402)] {
+      let outcome = try await TCPTransfer(size: 64 * 1024).run(
+        server: world.vms["vm-b1"]!.namespace, client: world.vms[client]!.namespace,
+        address: "10.61.2.2", port: port, timeout: .seconds(15))
+      #expect(outcome.intact, "\(client) through SNAT: \(outcome.error ?? "short")")
+    }
+
+    let holders = try await world.withStore { store in
+      try await NATLeases(client: store.client, paths: store.paths, logger: world.logger)
+        .holders(of: IPv4Address(10, 61, 2, 1))
+    }
+    let hosts = Set(holders.values)
+    #expect(hosts.count == 2, "blocks held: \(holders)")
+    for (index, name) in ["host-1", "host-2"].enumerated() {
+      let host = ID(name: "Host/\(name)")
+      let own = Set(holders.filter { $0.value == host }.keys)
+      let text = try world.controlGet(index, "/flowstate")
+      let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+      let rows = object?["entries"] as? [[String: Any]] ?? []
+      // Its own bindings; a peer's copies (replies it simulates) use the peer's blocks.
+      let ports = rows.filter { $0["origin"] as? String == "local" }
+        .compactMap { $0["translation"] as? String }
+        .filter { $0.hasPrefix("10.61.2.1:") }
+        .compactMap { UInt16($0.dropFirst("10.61.2.1:".count)) }
+      #expect(!ports.isEmpty, "\(name) made no binding")
+      for port in ports {
+        #expect(own.contains(port / 64), "\(name) used port \(port) outside its blocks \(own)")
+      }
+    }
   }
 }
