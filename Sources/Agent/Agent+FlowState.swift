@@ -41,7 +41,9 @@ extension Agent {
   /// dump of the datapath), then AgentCore.sweepFlowState decides what expires and what
   /// is sent to peers again.
   func sweepFlowState() async {
-    guard !core.flowState.entries.isEmpty, !sweepingFlowState, let datapath else { return }
+    guard !core.flowState.entries.isEmpty || core.holdsNATBlocks, !sweepingFlowState,
+      let datapath
+    else { return }
     sweepingFlowState = true
     defer { sweepingFlowState = false }
     let since = lastFlowStateDump

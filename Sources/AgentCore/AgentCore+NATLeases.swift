@@ -10,14 +10,17 @@ import Topology
 /// `natExhausted`; the core then asks for a lease (one request at a time) and parks the
 /// packet until it is answered: a new block resumes the parked packets, a refusal (every
 /// block of the rule's targets held elsewhere) drops them and holds off new requests for
-/// a second. Blocks are asked for ahead of need too: when a new binding leaves fewer than
-/// `natLowWater` free ports on its address. A block whose last binding expired is given
-/// back.
+/// a second. Blocks are asked for ahead of need too, once an address's bindings fill
+/// three quarters of its blocks: ports are found by probing from a hash, which stays
+/// short only while a good share of them is free. A block no binding uses is given back
+/// at the next flow-state sweep.
 extension AgentCore {
-  /// Free ports on an address below which another block is asked for.
-  static let natLowWater = 16
   /// How long after a refused lease no new one is asked for.
   static let natLeaseBackoff: Duration = .seconds(1)
+
+  /// Whether this host holds any source-NAT block (the flow-state sweep gives back the
+  /// idle ones).
+  public var holdsNATBlocks: Bool { !(view.natLeases?.isEmpty ?? true) }
 
   /// Turns leasing on: from now on source NAT uses leased blocks only.
   public mutating func enableNATLeasing() {
@@ -36,7 +39,7 @@ extension AgentCore {
     }
     let ported = targets.filter { $0.isWellFormed && !($0.portFrom == 0 && $0.portTo == 0) }
     guard !ported.isEmpty else { return false }
-    for target in ported {
+    for target in ported where natTargets[target.addressFrom]?.contains(target) != true {
       natTargets[target.addressFrom, default: []].append(target)
     }
     return requestNATLease(ported, now: now, into: &out)
@@ -97,23 +100,29 @@ extension AgentCore {
     let capacity = (leases[block.address]?.count ?? 0) * Int(NATBlock.size)
     var used = 0
     for (other, count) in natBlockUse where other.address == block.address { used += count }
-    if capacity - used < Self.natLowWater, let targets = natTargets[block.address] {
+    if used * 4 >= capacity * 3, let targets = natTargets[block.address] {
       requestNATLease(targets, now: now, into: &out)
     }
   }
 
-  /// A binding expired: its block is given back once nothing uses it.
-  mutating func forgetNATBinding(_ binding: NATBinding, into out: inout [AgentDirective]) {
+  /// A binding expired: one use less for its block.
+  mutating func forgetNATBinding(_ binding: NATBinding) {
     guard binding.forwardKey.kind == .forwardSNAT, view.natLeases != nil else { return }
     let block = NATBlock(address: binding.forward.address, port: binding.forward.port)
     guard let count = natBlockUse[block] else { return }
-    if count > 1 {
-      natBlockUse[block] = count - 1
-      return
+    natBlockUse[block] = count > 1 ? count - 1 : nil
+  }
+
+  /// The sweep's part: every held block no binding uses is given back, unless a lease
+  /// request is under way (its packets may be about to use one).
+  mutating func releaseIdleNATBlocks(into out: inout [AgentDirective]) {
+    guard let leases = view.natLeases, !natLeaseInFlight else { return }
+    for (address, indices) in leases {
+      let idle = indices.filter { natBlockUse[NATBlock(address: address, index: $0)] == nil }
+      guard !idle.isEmpty else { continue }
+      let kept = indices.filter { !idle.contains($0) }
+      view.natLeases?[address] = kept.isEmpty ? nil : kept
+      for index in idle { out.append(.releaseNAT(NATBlock(address: address, index: index))) }
     }
-    natBlockUse[block] = nil
-    view.natLeases?[block.address]?.removeAll { $0 == block.index }
-    if view.natLeases?[block.address]?.isEmpty == true { view.natLeases?[block.address] = nil }
-    out.append(.releaseNAT(block))
   }
 }

@@ -198,13 +198,14 @@ extension AgentCore {
       for (change, origin) in zip(sweep.expired, sweep.origins) {
         view.remove(change)
         if origin == .local, case .natBinding(let binding) = change {
-          forgetNATBinding(binding, into: &out)
+          forgetNATBinding(binding)
         }
       }
       view.compactFlowState()
       out.append(.invalidate(sweep.tags))
       out.append(.count(.flowStateExpired(sweep.expired.count)))
     }
+    releaseIdleNATBlocks(into: &out)
     guard !sweep.refresh.isEmpty else { return out }
     var byHost: [ID: (remote: TunnelEndpoint, changes: [StateChange])] = [:]
     var refreshed = 0

@@ -50,11 +50,17 @@ extension Simulator {
       context.note(.nat, point.device, "\(kind): no port block leased for the targets yet")
       return .natExhausted(chain: chain, rule: rule)
     }
+    let leased = isSource && view.natLeases != nil && segments.count > 1
     let start = context.flowHash % total
     let probes = min(total, UInt64(max(1, configuration.maxNATProbes)))
     for probe in 0..<probes {
-      let candidate = Self.candidate(
-        at: (start + probe) % total, of: segments, keeping: original.port)
+      // Leased blocks are probed across blocks, one port of each in turn: probing along
+      // the list would walk through every full block before reaching a new, empty one.
+      let candidate =
+        leased
+        ? Self.candidate(
+          interleaving: context.flowHash &+ probe, of: segments, keeping: original.port)
+        : Self.candidate(at: (start + probe) % total, of: segments, keeping: original.port)
       var translated = tuple
       if isSource {
         translated.source = candidate.address
@@ -169,6 +175,23 @@ extension Simulator {
       }
     }
     return segments
+  }
+
+  /// The candidate for probe `index` when probing across segments: segment
+  /// `index mod count`, and within it the port `index / count` (wrapping), so that
+  /// consecutive probes visit every segment before any twice.
+  static func candidate(interleaving index: UInt64, of segments: [Segment], keeping port: UInt16)
+    -> NATTranslation
+  {
+    let count = UInt64(segments.count)
+    let segment = segments[Int(index % count)]
+    let offset = (index / count) % segment.count
+    let address = IPv4Address(
+      rawValue: segment.addressFrom &+ UInt32(truncatingIfNeeded: offset / segment.ports))
+    let chosen =
+      segment.keepsPort
+      ? port : segment.portFrom &+ UInt16(truncatingIfNeeded: offset % segment.ports)
+    return NATTranslation(address: address, port: chosen)
   }
 
   /// The `index`th candidate over `segments`, in order.

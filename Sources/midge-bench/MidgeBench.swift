@@ -9,6 +9,6 @@ struct MidgeBench: AsyncParsableCommand {
     commandName: "midge-bench",
     abstract:
       "Benchmarks against live components (figures for issue notes) and the drills' traffic helpers.",
-    subcommands: [BenchNSDB.self, BenchAgent.self, Stream.self, Proxy.self]
+    subcommands: [BenchNSDB.self, BenchAgent.self, BenchFlowState.self, Stream.self, Proxy.self]
   )
 }

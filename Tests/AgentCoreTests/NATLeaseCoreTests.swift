@@ -102,7 +102,7 @@ struct NATLeaseCoreTests {
     #expect(world.core.miss(packet.0, frame: packet.1, now: world.at(2.2)).leaseRequests.count == 1)
   }
 
-  @Test("running low asks for another block ahead; a block's last binding expiring gives it back")
+  @Test("three quarters full asks for another block ahead; blocks no binding uses are given back")
   func lowWaterAndRelease() throws {
     var world = world()
     var timeouts = FlowStateTimeouts()
@@ -111,7 +111,7 @@ struct NATLeaseCoreTests {
     let first = try udp(40_000)
     _ = world.core.miss(first.0, frame: first.1, now: world.at(1))
     _ = world.core.natLeased(NATBlock(address: Self.masquerade, index: 469), now: world.at(1))
-    // 64 ports in the block: the 49th binding leaves 15 free and asks for another.
+    // 64 ports in the block: the 48th binding fills three quarters and asks for another.
     var requests = 0
     for index in 1..<49 {
       let packet = try udp(40_000 + UInt16(index))
@@ -121,9 +121,34 @@ struct NATLeaseCoreTests {
     #expect(world.core.flowState.natCount == 49)
     _ = world.core.natLeased(NATBlock(address: Self.masquerade, index: 470), now: world.at(2))
     #expect(world.core.view.natLeases?[Self.masquerade] == [469, 470])
-    // Everything idles out: the used block is given back.
+    // Bindings live: the used block stays, the unused one is given back at the sweep.
+    let early = world.core.sweepFlowState(usedTags: [], now: world.at(5))
+    #expect(early.releases == [NATBlock(address: Self.masquerade, index: 470)])
+    #expect(world.core.view.natLeases?[Self.masquerade] == [469])
+    // Everything idles out: the used block goes too.
     let sweep = world.core.sweepFlowState(usedTags: [], now: world.at(13))
     #expect(sweep.releases == [NATBlock(address: Self.masquerade, index: 469)])
-    #expect(world.core.view.natLeases?[Self.masquerade] == [470])
+    #expect(world.core.view.natLeases?[Self.masquerade] == nil)
+  }
+}
+
+extension NATLeaseCoreTests {
+  @Test("with blocks to spare, new bindings find a free port without asking for more")
+  func spareBlocksSuffice() throws {
+    var world = world()
+    let first = try udp(40_000)
+    _ = world.core.miss(first.0, frame: first.1, now: world.at(1))
+    _ = world.core.natLeased(NATBlock(address: Self.masquerade, index: 469), now: world.at(1))
+    for index in 470...471 {
+      _ = world.core.natLeased(NATBlock(address: Self.masquerade, index: UInt16(index)), now: world.at(1))
+    }
+    var requests = 0
+    for index in 1..<96 {
+      let packet = try udp(41_000 + UInt16(index))
+      let out = world.core.miss(packet.0, frame: packet.1, now: world.at(2))
+      requests += out.leaseRequests.count
+      #expect(!out.installs.isEmpty, "binding \(index) waits")
+    }
+    #expect(requests == 0, "\(requests) requests with \(3 * 64) ports for 96 bindings")
   }
 }
