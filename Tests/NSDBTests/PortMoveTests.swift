@@ -276,6 +276,46 @@ struct PortMoveTests {
     await f.close()
   }
 
+  @Test(
+    "after a move the new host's activation waits for the old host to let go of the port (or die), then takes it; a host the port is not bound to is still refused at once"
+  )
+  func activationHandover() async throws {
+    let f = try await NSDBFixture.make("port-move-active")
+    let store = f.store
+    try await store.apply(topology(vmOn: hostA), prune: false)
+    let a = try await f.server.client(sessionTimeout: .seconds(4), label: "active-a")
+    let b = try await f.server.client(sessionTimeout: .seconds(4), label: "active-b")
+    let stateA = PortState(client: a, paths: store.paths, logger: ZooKeeperServer.logger("a"))
+    let stateB = PortState(client: b, paths: store.paths, logger: ZooKeeperServer.logger("b"))
+    try await stateA.activate(port: vm, host: hostA, tunnelKey: 1)
+
+    // vm is bound to a: b cannot take it, and is told so at once.
+    let began = ContinuousClock.now
+    await #expect(throws: NSDBError.self) {
+      try await stateB.activate(port: vm, host: hostB, tunnelKey: 1)
+    }
+    #expect(ContinuousClock.now - began < .seconds(2), "b waited for a port not bound to it")
+
+    // vm moves to b: b (quicker than a to react) waits; a detaches; b has it.
+    try await store.apply(topology(vmOn: hostB), prune: false)
+    let taking = Task { try await stateB.activate(port: vm, host: hostB, tunnelKey: 1) }
+    try await Task.sleep(for: .milliseconds(500))
+    #expect(try await stateA.activeState(vm)?.host == hostA, "b took the port from a")
+    try await stateA.deactivate(port: vm)
+    try await taking.value
+    #expect(try await stateA.activeState(vm) == PortActivation(host: hostB, tunnelKey: 1))
+
+    // vm moves back to a, and b dies instead of letting go: a has it once b's session ends.
+    try await store.apply(topology(vmOn: hostA), prune: false)
+    let retaking = Task { try await stateA.activate(port: vm, host: hostA, tunnelKey: 1) }
+    try await Task.sleep(for: .milliseconds(300))
+    await b.close()
+    try await retaking.value
+    #expect(try await stateA.activeState(vm) == PortActivation(host: hostA, tunnelKey: 1))
+    await a.close()
+    await f.close()
+  }
+
   /// Port `vm`, host a and host b read at one moment: each read twice in a row, and kept
   /// only if no version changed in between (then all three held these values at once).
   func consistentRead(_ client: ZooKeeperClient, _ store: NSDBStore) async throws -> (
