@@ -7,6 +7,9 @@ public struct ApplyPlan: Sendable, CustomStringConvertible {
     public var type: ModelType
     public var id: ID
     public var name: String
+    /// What an update changes that an operator should see at a glance, or empty: a
+    /// port's binding moving to another host (`host m2 -> m1`).
+    public var detail: String = ""
 
     public static func < (a: Change, b: Change) -> Bool {
       (ApplyPlan.order(a.type), a.name, a.id) < (ApplyPlan.order(b.type), b.name, b.id)
@@ -31,7 +34,10 @@ public struct ApplyPlan: Sendable, CustomStringConvertible {
     for change in repairs {
       lines.append("! \(change.type.rawValue) \(change.name) (its stored bytes are corrupt)")
     }
-    for change in updates { lines.append("~ \(change.type.rawValue) \(change.name)") }
+    for change in updates {
+      let detail = change.detail.isEmpty ? "" : ": \(change.detail)"
+      lines.append("~ \(change.type.rawValue) \(change.name)\(detail)")
+    }
     for change in deletes { lines.append("- \(change.type.rawValue) \(change.name)") }
     var summary =
       "\(creates.count) to create, \(updates.count) to update, \(deletes.count) to delete"
@@ -48,12 +54,15 @@ public struct ApplyPlan: Sendable, CustomStringConvertible {
 
   static func order(_ type: ModelType) -> Int { creationOrder.firstIndex(of: type) ?? 99 }
 
-  /// The order of the final pass that gives every object its exact desired form: chains
-  /// after the devices and ports that use them as filters, so a filter moving from one
-  /// chain to another is released from the old chain before the new one takes it (the
-  /// other way round, the new chain would find the filter still held: a conflict).
+  /// The order of the passes that give every object its exact desired form (see
+  /// `Transaction.reconcile`). The release pass has already dropped every reference that
+  /// moves, so a scalar (`Port.hostId`, a filter, `Route.nextHopPortId`, `Port.peerId`) is
+  /// free when its new holder claims it, whatever the order. The order matters where one
+  /// side refuses what only the other side can give: a host cannot add a candidate the
+  /// port does not list (the entry's interface and priority are the port's), so ports
+  /// come before hosts.
   static let updateOrder: [ModelType] = [
-    .tunnelZone, .host, .rule, .ipAddrGroup, .portGroup, .bridge, .router, .port, .chain, .route,
+    .tunnelZone, .rule, .ipAddrGroup, .portGroup, .bridge, .router, .port, .host, .chain, .route,
     .dhcp,
   ]
 }
@@ -131,7 +140,9 @@ extension Transaction {
         }
         wanted[type]?[id] = merged
         if try ModelCodec.encode(merged) != ModelCodec.encode(current) {
-          plan.updates.append(change)
+          var update = change
+          update.detail = Self.detail(merged, current: current, existing: existing, wanted: wanted)
+          plan.updates.append(update)
         }
       }
       if prune {
@@ -165,7 +176,22 @@ extension Transaction {
       let stripped = store.bindings.strippingBackReferences(object)
       try await createUntyped(stripped)
     }
-    // Then every wanted object takes its exact desired form (order of lists, members).
+    // Then every wanted object takes its exact desired form, in two passes. First each
+    // drops the references its desired form does not hold, and the bindings release the
+    // other sides: a port moving from host m2 to m1 clears its hostId and leaves m2's
+    // portIds. Only then does each take its desired form, which only adds references
+    // (and sets the order of lists, members): m1 lists the port, whose hostId is free to
+    // take m1. Claiming first would find the reference still held by its old holder (a
+    // conflict). Both passes stage writes in this one transaction: the commit is still
+    // one multi, so no reader ever sees the port between its hosts.
+    for type in ApplyPlan.updateOrder {
+      for (id, object) in (wanted[type] ?? [:]).sorted(by: { $0.key < $1.key }) {
+        guard let current = try await slot(type, id).current else { continue }
+        if let released = store.bindings.releasing(current, keeping: object) {
+          try await updateUntyped(released)
+        }
+      }
+    }
     for type in ApplyPlan.updateOrder {
       for (_, object) in (wanted[type] ?? [:]).sorted(by: { $0.key < $1.key }) {
         try await updateUntyped(object)
@@ -229,6 +255,23 @@ extension Transaction {
     return result
   }
 
+  /// What an operator should see of an update at a glance (`ApplyPlan.Change.detail`):
+  /// a port's binding that moves, binds or unbinds, with the hosts' names.
+  static func detail(
+    _ object: any WireCodable, current: any WireCodable,
+    existing: [ModelType: [ID: any WireCodable]], wanted: [ModelType: [ID: any WireCodable]]
+  ) -> String {
+    guard let port = object as? Port, let before = current as? Port,
+      port.hostId != before.hostId
+    else { return "" }
+    func host(_ id: ID?) -> String {
+      guard let id else { return "none" }
+      guard let object = wanted[.host]?[id] ?? existing[.host]?[id] else { return id.description }
+      return name(of: object)
+    }
+    return "host \(host(before.hostId)) -> \(host(port.hostId))"
+  }
+
   mutating func createUntyped(_ object: any WireCodable) async throws {
     try await create(object)
   }
@@ -286,6 +329,25 @@ extension TopologySnapshot {
 }
 
 extension [Binding] {
+  /// `object` without the references that `desired` (the same object's desired form)
+  /// does not hold, or nil when it holds them all: each binding's field of its type loses
+  /// the targets `desired` lacks. Updating to it only releases (the other sides lose
+  /// `object`), never claims.
+  func releasing(_ object: any WireCodable, keeping desired: any WireCodable)
+    -> (any WireCodable)?
+  {
+    var result = object
+    var released = false
+    for (field, _, _) in sides(of: Swift.type(of: object).modelType) {
+      let kept = field.get(desired)
+      for target in field.get(result) where !kept.contains(target) {
+        result = field.remove(result, target)
+        released = true
+      }
+    }
+    return released ? result : nil
+  }
+
   /// The object with every reference that a binding fills from the other
   /// side removed (lists emptied, optional peers cleared), for creation.
   func strippingBackReferences(_ object: any WireCodable) -> any WireCodable {

@@ -65,15 +65,46 @@ public final class PortState: Sendable {
   /// ``NSDBError/Code/heldByAnotherSession`` if another session still
   /// serves it after `waitForStale` (default: do not wait — a port moves
   /// between hosts by the old one deactivating or dying, not by stealing).
+  ///
+  /// Except when the port is bound to `host` (`Port.hostId`): the session that holds it
+  /// then serves a binding that has moved here (an apply moved the port from one host to
+  /// another, and the old host has not detached it yet) or that died with it. Either lets
+  /// go — the old host when it sees the move, a dead one's session when it expires — so
+  /// `host` waits for that, up to one and a half session timeouts, instead of failing and
+  /// leaving the port active nowhere once the old host has let go.
   public func activate(
     port: ID, host: ID, tunnelKey: UInt32, waitForStale: Duration = .zero
   ) async throws {
     let activation = PortActivation(host: host, tunnelKey: tunnelKey)
-    try await ephemerals.assert(
-      paths.portActive(port), data: activation.encoded, waitForStale: waitForStale)
+    let path = paths.portActive(port)
+    let handover = client.sessionTimeout * 1.5
+    do {
+      try await ephemerals.assert(path, data: activation.encoded, waitForStale: waitForStale)
+    } catch let error as NSDBError
+      where error.code == .heldByAnotherSession && waitForStale < handover
+    {
+      guard try await isBound(port, to: host) else { throw error }
+      logger.info(
+        "port still active on its previous host; waiting for it to let go",
+        metadata: ["nsdb.port": "\(port)", "nsdb.host": "\(host)"])
+      try await ephemerals.assert(path, data: activation.encoded, waitForStale: handover)
+    }
     logger.info(
       "port active",
       metadata: ["nsdb.port": "\(port)", "nsdb.host": "\(host)", "nsdb.tunnel_key": "\(tunnelKey)"])
+  }
+
+  /// Whether the stored port is bound to `host` (false when it is absent or undecodable).
+  func isBound(_ port: ID, to host: ID) async throws -> Bool {
+    let data: [UInt8]
+    do {
+      data = try await client.get(paths.object(.port, port)).data
+    } catch let error as ZooKeeperError where error.code == .noNode {
+      return false
+    } catch {
+      throw NSDBError.wrap(error, "cannot read port \(port)")
+    }
+    return (try? ModelCodec.decode(Port.self, data, id: port))?.hostId == host
   }
 
   /// Withdraws this session's activation of `port` (no-op if another

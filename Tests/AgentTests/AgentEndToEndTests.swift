@@ -56,6 +56,70 @@ struct AgentEndToEndTests {
     #expect(trace.contains("'block-a2-to-b2'"), "\(trace)")
   }
 
+  /// Agent `index`'s `/ports` row for port `name`, or nil.
+  func portRow(_ world: AgentWorld, _ index: Int, _ name: String) -> [String: Any]? {
+    guard let body = try? world.controlGet(index, "/ports"),
+      let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+      let rows = object["ports"] as? [[String: Any]]
+    else { return nil }
+    return rows.first { $0["name"] as? String == name }
+  }
+
+  @Test(
+    "apply moves vm-a1's binding from host-1 to host-2: host-1 detaches it, host-2 attaches and activates it, and traffic to and from it flows again"
+  )
+  func portMoves() async throws {
+    let world = try AgentWorld(zookeeper: try await ZooKeeperServer.shared())
+    defer { world.cleanUp() }
+    try await world.start()
+    #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.2.3"), "vm-a1 → vm-b2")
+    let port = TopologyFile.id(.port, "vm-a1")
+    let (host1, host2) = (TopologyFile.id(.host, "host-1"), TopologyFile.id(.host, "host-2"))
+
+    let moved = world.topologyYAML().replacingOccurrences(
+      of: "{name: vm-a1, host: host-1,", with: "{name: vm-a1, host: host-2,")
+    #expect(moved != world.topologyYAML())
+    let movedAt = ContinuousClock.now
+    try await world.withStore { store in
+      let plan = try await store.apply(try TopologyFile.parse(moved), prune: false)
+      #expect(plan.description.contains("~ Port vm-a1: host host-1 -> host-2"), "\(plan)")
+      #expect(try await store.get(Host.self, host1).portIds.contains(port) == false)
+      #expect(try await store.get(Host.self, host2).portIds.contains(port))
+    }
+
+    // The old host detaches the port and withdraws its activity; the new one attaches it
+    // and publishes it as active on host-2.
+    let served = try await world.withStore { store in
+      let state = PortState(client: store.client, paths: store.paths, logger: world.logger)
+      return try await eventually(timeout: .seconds(10), every: .milliseconds(50)) {
+        try await state.activeState(port)?.host == host2
+      }
+    }
+    let servedAfter = ContinuousClock.now - movedAt
+    #expect(
+      served,
+      "vm-a1 never became active on host-2; host-1's log:\n\(world.agentLog(0).suffix(3000))\nhost-2's log:\n\(world.agentLog(1).suffix(3000))"
+    )
+    let attached = await eventually(timeout: .seconds(5), every: .milliseconds(50)) {
+      portRow(world, 1, "vm-a1")?["attached"] as? Bool == true
+        && portRow(world, 0, "vm-a1")?["attached"] as? Bool != true
+    }
+    #expect(
+      attached,
+      "host-1: \(portRow(world, 0, "vm-a1") ?? [:]); host-2: \(portRow(world, 1, "vm-a1") ?? [:])")
+    #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.1.3"), "vm-a1 → vm-a2, now local")
+    #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.2.3"), "vm-a1 → vm-b2 on host-1")
+    #expect(await world.pingsEventually(from: "vm-b2", to: "10.61.1.2"), "vm-b2 on host-1 → vm-a1")
+    // And it stays so: nothing takes the activity back.
+    try await Task.sleep(for: .seconds(1))
+    let stillOn = try await world.withStore { store in
+      let state = PortState(client: store.client, paths: store.paths, logger: world.logger)
+      return try await state.activeState(port)?.host
+    }
+    #expect(stillOn == host2)
+    print("vm-a1 active on its new host \(servedAfter) after the apply returned")
+  }
+
   @Test("a DROP rule stops an established flow within a second; removing it lets traffic through")
   func dropRule() async throws {
     let world = try AgentWorld(zookeeper: try await ZooKeeperServer.shared())

@@ -88,6 +88,68 @@ struct MidgectlPlanTests {
   }
 
   @Test(
+    "a port moving to another host: diff shows the move, apply does what diff said, then nothing is left and check finds nothing; a move to a host the file does not name is refused and writes nothing"
+  )
+  func portMove() async throws {
+    let server = try await ZooKeeperServer.shared()
+    let zk = server.connectString
+    let root = freshRoot()
+    func file(p2On host: String) -> String {
+      """
+      hosts:
+        - {name: m1}
+        - {name: m2}
+      bridges:
+        - name: b
+          ports:
+            - {name: p1, host: m1, interface: tap1}
+            - {name: p2, host: \(host), interface: tap2}
+      """
+    }
+    let onM2 = try temporaryFile(file(p2On: "m2"))
+    let onM1 = try temporaryFile(file(p2On: "m1"))
+    let onM3 = try temporaryFile(file(p2On: "m3"))
+    defer { for path in [onM2, onM1, onM3] { unlink(path) } }
+    let first = midgectl(zk, root, ["apply", "-f", onM2])
+    #expect(first.status == 0, "\(first.output)")
+
+    let diff = midgectl(zk, root, ["diff", "-f", onM1])
+    #expect(diff.status == 0, "\(diff.output)")
+    let lines = diff.output.split(separator: "\n").map(String.init)
+    #expect(lines.contains("~ Port p2: host m2 -> m1"), "\(diff.output)")
+    #expect(lines.contains("~ Host m1") && lines.contains("~ Host m2"), "\(diff.output)")
+    #expect(lines.contains("0 to create, 3 to update, 0 to delete"), "\(diff.output)")
+
+    let applied = midgectl(zk, root, ["apply", "-f", onM1])
+    #expect(applied.status == 0, "\(applied.output)")
+    #expect(
+      applied.output == diff.output, "diff said:\n\(diff.output)\napply did:\n\(applied.output)")
+    let after = midgectl(zk, root, ["diff", "--prune", "-f", onM1])
+    #expect(after.status == 0 && after.output.contains("no changes"), "\(after.output)")
+    let check = midgectl(zk, root, ["check"])
+    #expect(check.status == 0 && check.output.contains("no orphaned state"), "\(check.output)")
+    try await server.withClient(label: "port-move") { client in
+      let store = NSDBStore(client: client, root: root, logger: ZooKeeperServer.logger("move"))
+      let hosts = try await store.getAll(Host.self)
+      let ports = try await store.getAll(Port.self)
+      let m1 = hosts.first { $0.name == "m1" }
+      let m2 = hosts.first { $0.name == "m2" }
+      let p2 = ports.first { $0.name == "p2" }
+      #expect(p2 != nil && p2?.hostId == m1?.id)
+      #expect(m1?.portIds.count == 2 && m1?.portIds.contains(p2?.id ?? .zero) == true)
+      #expect(m2?.portIds.isEmpty == true)
+    }
+
+    // m3 is not in the file: refused before anything is read or written.
+    let exported = midgectl(zk, root, ["export"]).output
+    let refused = midgectl(zk, root, ["apply", "-f", onM3])
+    #expect(refused.status != 0, "\(refused.output)")
+    #expect(refused.output.contains("no Host is named 'm3'"), "\(refused.output)")
+    #expect(midgectl(zk, root, ["export"]).output == exported, "a refused apply wrote")
+    try await server.withClient(label: "port-move-clean") { try await $0.deleteRecursively(root) }
+  }
+
+  @Test(
     "k8s apply: --dry-run writes nothing; apply writes pods, ports and their MAC/ARP entries; again is no change; --prune removes a pod; bad manifests are refused"
   )
   func k8sApply() async throws {

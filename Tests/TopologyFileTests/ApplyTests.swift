@@ -85,6 +85,61 @@ struct ApplyTests {
     }
   }
 
+  /// Hosts m1 and m2, port p1 on m1 and port p2 on `host`.
+  static func twoHosts(p2On host: String) -> String {
+    """
+    hosts:
+      - {name: m1}
+      - {name: m2}
+    bridges:
+      - name: b
+        ports:
+          - {name: p1, host: m1, interface: tap1}
+          - {name: p2, host: \(host), interface: tap2}
+    """
+  }
+
+  @Test(
+    "a port's host changes in the file: diff shows the move, apply makes it in one multi, then nothing is left"
+  )
+  func portMoves() async throws {
+    try await withStore("apply-move") { store in
+      let (m1, m2) = (TopologyFile.id(.host, "m1"), TopologyFile.id(.host, "m2"))
+      let (p1, p2) = (TopologyFile.id(.port, "p1"), TopologyFile.id(.port, "p2"))
+      try await store.apply(try TopologyFile.parse(Self.twoHosts(p2On: "m2")), prune: false)
+      let moved = try TopologyFile.parse(Self.twoHosts(p2On: "m1"))
+      let plan = try await store.plan(moved, prune: false)
+      #expect(
+        plan.description
+          == "~ Host m1\n~ Host m2\n~ Port p2: host m2 -> m1\n0 to create, 3 to update, 0 to delete",
+        "\(plan)")
+      #expect(try await store.get(Port.self, p2).hostId == m2, "diff wrote")
+
+      let applied = try await store.apply(moved, prune: false)
+      #expect(applied.description == plan.description)
+      #expect(try await store.get(Port.self, p2).hostId == m1)
+      #expect(try await store.get(Host.self, m1).portIds == [p1, p2].sorted())
+      #expect(try await store.get(Host.self, m2).portIds.isEmpty)
+      // The port and both hosts were written by the same ZooKeeper transaction.
+      var zxids: Set<Int64> = []
+      for (type, id) in [(ModelType.port, p2), (.host, m1), (.host, m2)] {
+        zxids.insert(try await store.client.get(store.paths.object(type, id)).stat.mzxid)
+      }
+      #expect(zxids.count == 1, "the move took \(zxids.count) transactions")
+      #expect(try await store.plan(moved, prune: false).isEmpty)
+      #expect(try await store.plan(moved, prune: true).isEmpty)
+    }
+  }
+
+  @Test("a file moving a port to a host it does not name is refused, naming the host")
+  func portMovesNowhere() throws {
+    #expect {
+      try TopologyFile.parse(Self.twoHosts(p2On: "m3"))
+    } throws: { error in
+      "\(error)".contains("no Host is named 'm3'")
+    }
+  }
+
   @Test("re-applying a file keeps the tunnel endpoints agents published in its zones")
   func agentEndpointsSurvive() async throws {
     try await withStore("apply-endpoints") { store in
