@@ -140,7 +140,8 @@ extension NATLeaseCoreTests {
     _ = world.core.miss(first.0, frame: first.1, now: world.at(1))
     _ = world.core.natLeased(NATBlock(address: Self.masquerade, index: 469), now: world.at(1))
     for index in 470...471 {
-      _ = world.core.natLeased(NATBlock(address: Self.masquerade, index: UInt16(index)), now: world.at(1))
+      _ = world.core.natLeased(
+        NATBlock(address: Self.masquerade, index: UInt16(index)), now: world.at(1))
     }
     var requests = 0
     for index in 1..<96 {
