@@ -28,7 +28,7 @@ extension Agent {
   func restoreFlowState(_ port: ID) {
     let changes = flowStateLog.load(port)
     guard !changes.isEmpty else { return }
-    core.applyFlowState(changes, port: port, now: .now)
+    execute(core.applyFlowState(changes, port: port, now: .now))
     logger.info(
       "flow state restored from the local log",
       metadata: [
@@ -59,7 +59,7 @@ extension Agent {
   func receiveFlowState(_ bytes: [UInt8]) {
     do {
       let changes = try FlowStateMessage.decode(bytes)
-      core.applyFlowState(changes, now: .now)
+      execute(core.applyFlowState(changes, now: .now))
       metrics.flowStateReceived.add(UInt64(changes.count), ordering: .relaxed)
     } catch {
       metrics.flowStateRejected.add(1, ordering: .relaxed)

@@ -92,14 +92,25 @@ extension AgentCore {
 
   /// Conntrack and NAT entries from another host (`port` nil) or from a local port's log
   /// join the view; entries from the log are this host's own again (it refreshes them).
+  /// A received NAT binding that differs from the one here for the same connection
+  /// replaces it, and the flows built on the old one are invalidated (a port that moved
+  /// here may have made its own before the previous host's copy arrived).
+  @discardableResult
   public mutating func applyFlowState(
     _ changes: [StateChange], port: ID? = nil, now: ContinuousClock.Instant
-  ) {
+  ) -> [AgentDirective] {
+    var stale: [FlowTagHash] = []
+    for case .natBinding(let binding) in changes {
+      if let existing = view.nat[binding.forwardKey], existing != binding.forward {
+        stale.append(FlowTagHasher.hash(.nat(binding.forwardKey)))
+      }
+    }
     view.apply(changes)
     for change in changes {
       flowState.add(
         change, origin: port == nil ? .peer : .local, ports: port.map { [$0] } ?? [], now: now)
     }
+    return stale.isEmpty ? [] : [.invalidate(stale)]
   }
 
   // MARK: Ports attached here
@@ -124,8 +135,30 @@ extension AgentCore {
       refreshActivePort(port, into: &out)
     }
     withdraw(learnedMACs.keys.filter { $0.port == port }, into: &out)
+    handOverFlowState(port, into: &out)
     out.append(.invalidate([FlowTagHasher.hash(.port(port))]))
     return out
+  }
+
+  /// A port that left because it is now bound to another host (a VM migrating): the
+  /// conntrack entries and NAT bindings of its connections go to that host at once, so it
+  /// continues them instead of making new ones (a new NAT port would break every open
+  /// connection). The copies leave before anything else this host sends the new host.
+  mutating func handOverFlowState(_ port: ID, into out: inout [AgentDirective]) {
+    guard let newHost = snapshot.ports[port]?.hostId, newHost != hostID,
+      let remote = endpoints[newHost]
+    else { return }
+    let changes = flowState.entries.values.filter { $0.ports.contains(port) }.map(\.change)
+    var start = 0
+    while start < changes.count {
+      let end = min(start + Self.refreshBatch, changes.count)
+      out.append(
+        .replicate(
+          FlowStateCopy(
+            changes: Array(changes[start..<end]), logPorts: [], recipients: [newHost: remote],
+            before: nil)))
+      start = end
+    }
   }
 
   // MARK: Learned MACs

@@ -248,4 +248,27 @@ struct FlowStateExpiryTests {
     #expect(copy.changes.contains { if case .natBinding = $0 { true } else { false } })
     #expect(nat.world.core.flowState.natCount == 1)
   }
+
+  @Test("a port bound to another host hands its connections' state over when it leaves")
+  func handOver() throws {
+    var world = CoreWorld()
+    let tuple = FlowTuple(
+      source: IPv4Address(10, 0, 2, 7), destination: IPv4Address(10, 0, 1, 5),
+      ipProtocol: IPProtocol.tcp.rawValue, sourcePort: 80, destinationPort: 40_000)
+    let mine = ConntrackKey(tuple: tuple, device: W.router)
+    var other = tuple
+    other.destinationPort = 40_001
+    let unrelated = ConntrackKey(tuple: other, device: W.router)
+    world.core.applyFlowState([.conntrack(mine)], port: W.vm1, now: world.at(0))
+    world.core.applyFlowState([.conntrack(unrelated)], port: W.vm2, now: world.at(0))
+    // Detached while still bound here: nothing to hand over.
+    #expect(world.core.detach(W.vm2).copies.isEmpty)
+    // vm1 is now bound to the other host, then leaves here.
+    var moved = world.vmPort(W.vm1, key: 1)
+    moved.hostId = W.there
+    world.upsert(moved)
+    let copy = try #require(world.core.detach(W.vm1).copies.first)
+    #expect(copy.changes == [.conntrack(mine)])
+    #expect(Array(copy.recipients.keys) == [W.there])
+  }
 }

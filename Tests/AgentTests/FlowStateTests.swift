@@ -206,4 +206,88 @@ struct FlowStateTests {
       }
     }
   }
+
+  @Test("a VM whose port moves to another host keeps its TCP connection through SNAT")
+  func migrationKeepsConnection() async throws {
+    let world = try AgentWorld(zookeeper: try await ZooKeeperServer.shared())
+    defer { world.cleanUp() }
+    try await world.start()
+    let masquerade = world.topologyYAML().replacingOccurrences(
+      of: "chains:\n",
+      with: """
+        chains:
+          - name: masq
+            rules:
+              - {action: snat, outPorts: [edge-b], nwSrc: 10.61.1.0/24, targets: [{address: 10.61.2.1, ports: 20000-29999}]}
+              - {action: accept}
+          - name: unmasq
+            rules:
+              - {action: rev_snat, inPorts: [edge-b]}
+              - {action: accept}
+
+        """
+    ).replacingOccurrences(
+      of: "  - name: edge\n",
+      with: "  - name: edge\n    outboundFilter: masq\n    inboundFilter: unmasq\n")
+    try await world.withStore { store in
+      _ = try await store.apply(try TopologyFile.parse(masquerade), prune: true)
+    }
+    #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.2.3"))
+
+    // vm-a1 (host-1) streams to vm-b2 (host-1) through SNAT; host-2 knows nothing of the
+    // connection. Two seconds in, vm-a1's port moves to host-2.
+    let bench = Requirement.productPath("midge-bench")
+    let served = NSTemporaryDirectory() + "midge-migrate-serve-\(world.suffix).json"
+    let sent = NSTemporaryDirectory() + "midge-migrate-send-\(world.suffix).json"
+    defer {
+      unlink(served)
+      unlink(sent)
+    }
+    let server = try ChildProcess(
+      [
+        "ip", "netns", "exec", world.vms["vm-b2"]!.namespace, bench, "stream", "serve", "--port",
+        "5501", "--seconds", "30",
+      ], output: served)
+    defer { server.stop() }
+    try await Task.sleep(for: .milliseconds(500))
+    let sender = try ChildProcess(
+      [
+        "ip", "netns", "exec", world.vms["vm-a1"]!.namespace, bench, "stream", "send", "--to",
+        "10.61.2.3:5501", "--seconds", "6", "--rate", "200000",
+      ], output: sent)
+    defer { sender.stop() }
+    try await Task.sleep(for: .seconds(2))
+    let moved = masquerade.replacingOccurrences(
+      of: "{name: vm-a1, host: host-1,", with: "{name: vm-a1, host: host-2,")
+    #expect(moved != masquerade)
+    try await world.withStore { store in
+      _ = try await store.apply(try TopologyFile.parse(moved), prune: false)
+    }
+    let senderStatus = await sender.wait(timeout: .seconds(30))
+    let serverStatus = await server.wait(timeout: .seconds(30))
+    #expect(senderStatus == 0 && serverStatus == 0, "the stream did not end by itself")
+    func report(_ path: String) -> [String: Any] {
+      let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+      let line = text.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
+      return (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]) ?? [:]
+    }
+    let client = report(sent)
+    let received = report(served)
+    #expect(client["end"] as? String == "done", "sender: \(client)")
+    #expect(received["end"] as? String == "closed", "receiver: \(received)")
+    #expect(
+      (received["bytes"] as? Int) == (client["sent"] as? Int) && (client["sent"] as? Int ?? 0) > 0,
+      "sent \(client), received \(received)")
+    print("migration: the stream's longest gap was \(received["longestGapMs"] ?? "?") ms")
+    // host-2 carried on with host-1's binding: one binding for the connection, not two.
+    let text = try world.controlGet(1, "/flowstate")
+    let rows =
+      (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["entries"]
+      as? [[String: Any]] ?? []
+    let bindings = rows.filter {
+      ($0["entry"] as? String)?.contains("snat 10.61.1.2:") == true
+        && ($0["entry"] as? String)?.contains("10.61.2.3:5501") == true
+    }
+    #expect(bindings.count == 1, "host-2's bindings for the stream: \(bindings)")
+  }
 }
