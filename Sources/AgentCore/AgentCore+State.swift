@@ -149,13 +149,22 @@ extension AgentCore {
       let remote = endpoints[newHost]
     else { return }
     let changes = flowState.entries.values.filter { $0.ports.contains(port) }.map(\.change)
+    send(changes, to: newHost, at: remote, into: &out)
+  }
+
+  /// Sends `changes` to one host on their own (no packet to precede), in messages of at
+  /// most `refreshBatch` entries: one datagram each on a 1500-byte underlay.
+  func send(
+    _ changes: [StateChange], to host: ID, at remote: TunnelEndpoint,
+    into out: inout [AgentDirective]
+  ) {
     var start = 0
     while start < changes.count {
       let end = min(start + Self.refreshBatch, changes.count)
       out.append(
         .replicate(
           FlowStateCopy(
-            changes: Array(changes[start..<end]), logPorts: [], recipients: [newHost: remote],
+            changes: Array(changes[start..<end]), logPorts: [], recipients: [host: remote],
             before: nil)))
       start = end
     }
@@ -252,16 +261,7 @@ extension AgentCore {
     guard refreshed > 0 else { return out }
     for host in byHost.keys.sorted() {
       guard let (remote, changes) = byHost[host] else { continue }
-      var start = 0
-      while start < changes.count {
-        let end = min(start + Self.refreshBatch, changes.count)
-        out.append(
-          .replicate(
-            FlowStateCopy(
-              changes: Array(changes[start..<end]), logPorts: [], recipients: [host: remote],
-              before: nil)))
-        start = end
-      }
+      send(changes, to: host, at: remote, into: &out)
     }
     out.append(.count(.flowStateRefreshed(refreshed)))
     return out

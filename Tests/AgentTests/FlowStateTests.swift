@@ -88,23 +88,7 @@ struct FlowStateTests {
     try await world.start()
     // The edge router masquerades tenant-a's traffic into tenant-b as its own address
     // there, 10.61.2.1, from a range of 100 ports.
-    let masquerade = world.topologyYAML().replacingOccurrences(
-      of: "chains:\n",
-      with: """
-        chains:
-          - name: masq
-            rules:
-              - {action: snat, outPorts: [edge-b], nwSrc: 10.61.1.0/24, targets: [{address: 10.61.2.1, ports: 20000-20099}]}
-              - {action: accept}
-          - name: unmasq
-            rules:
-              - {action: rev_snat, inPorts: [edge-b]}
-              - {action: accept}
-
-        """
-    ).replacingOccurrences(
-      of: "  - name: edge\n",
-      with: "  - name: edge\n    outboundFilter: masq\n    inboundFilter: unmasq\n")
+    let masquerade = Self.masquerading(world, ports: "20000-20099")
     #expect(masquerade.contains("outboundFilter: masq"))
     try await world.withStore { store in
       _ = try await store.apply(try TopologyFile.parse(masquerade), prune: true)
@@ -156,23 +140,7 @@ struct FlowStateTests {
     try await world.start()
     // As above: tenant-a leaves into tenant-b as 10.61.2.1. vm-a1 is on host-1, vm-a2 on
     // host-2: each host simulates its own VM's connections and picks their ports.
-    let masquerade = world.topologyYAML().replacingOccurrences(
-      of: "chains:\n",
-      with: """
-        chains:
-          - name: masq
-            rules:
-              - {action: snat, outPorts: [edge-b], nwSrc: 10.61.1.0/24, targets: [{address: 10.61.2.1, ports: 20000-29999}]}
-              - {action: accept}
-          - name: unmasq
-            rules:
-              - {action: rev_snat, inPorts: [edge-b]}
-              - {action: accept}
-
-        """
-    ).replacingOccurrences(
-      of: "  - name: edge\n",
-      with: "  - name: edge\n    outboundFilter: masq\n    inboundFilter: unmasq\n")
+    let masquerade = Self.masquerading(world, ports: "20000-29999")
     try await world.withStore { store in
       _ = try await store.apply(try TopologyFile.parse(masquerade), prune: true)
     }
@@ -212,23 +180,7 @@ struct FlowStateTests {
     let world = try AgentWorld(zookeeper: try await ZooKeeperServer.shared())
     defer { world.cleanUp() }
     try await world.start()
-    let masquerade = world.topologyYAML().replacingOccurrences(
-      of: "chains:\n",
-      with: """
-        chains:
-          - name: masq
-            rules:
-              - {action: snat, outPorts: [edge-b], nwSrc: 10.61.1.0/24, targets: [{address: 10.61.2.1, ports: 20000-29999}]}
-              - {action: accept}
-          - name: unmasq
-            rules:
-              - {action: rev_snat, inPorts: [edge-b]}
-              - {action: accept}
-
-        """
-    ).replacingOccurrences(
-      of: "  - name: edge\n",
-      with: "  - name: edge\n    outboundFilter: masq\n    inboundFilter: unmasq\n")
+    let masquerade = Self.masquerading(world, ports: "20000-29999")
     try await world.withStore { store in
       _ = try await store.apply(try TopologyFile.parse(masquerade), prune: true)
     }
@@ -289,5 +241,29 @@ struct FlowStateTests {
         && ($0["entry"] as? String)?.contains("10.61.2.3:5501") == true
     }
     #expect(bindings.count == 1, "host-2's bindings for the stream: \(bindings)")
+  }
+
+  /// The world's topology with the edge router masquerading tenant-a's traffic into
+  /// tenant-b as its own address there, 10.61.2.1, from the port range `ports`.
+  static func masquerading(_ world: AgentWorld, ports: String) -> String {
+    let topology = world.topologyYAML().replacingOccurrences(
+      of: "chains:\n",
+      with: """
+        chains:
+          - name: masq
+            rules:
+              - {action: snat, outPorts: [edge-b], nwSrc: 10.61.1.0/24, targets: [{address: 10.61.2.1, ports: \(ports)}]}
+              - {action: accept}
+          - name: unmasq
+            rules:
+              - {action: rev_snat, inPorts: [edge-b]}
+              - {action: accept}
+
+        """
+    ).replacingOccurrences(
+      of: "  - name: edge\n",
+      with: "  - name: edge\n    outboundFilter: masq\n    inboundFilter: unmasq\n")
+    #expect(topology.contains("outboundFilter: masq"))
+    return topology
   }
 }
