@@ -263,6 +263,7 @@ extension Agent {
     expirePending(now)
     metrics.conntrackEntries.store(core.flowState.conntrackCount, ordering: .relaxed)
     metrics.natBindings.store(core.flowState.natCount, ordering: .relaxed)
+    metrics.natBlocks.store(core.leasedNATBlocks, ordering: .relaxed)
     if now - lastMACSweep >= .milliseconds(configuration.macRetention * 500) {
       lastMACSweep = now
       Task { await self.sweepLearnedMACs() }

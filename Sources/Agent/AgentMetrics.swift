@@ -25,6 +25,7 @@ public final class AgentMetrics: Sendable {
   public let flowStateRefreshed = Atomic<UInt64>(0)
   public let conntrackEntries = Atomic<Int>(0)
   public let natBindings = Atomic<Int>(0)
+  public let natBlocks = Atomic<Int>(0)
   public let livenessSent = Atomic<UInt64>(0)
   public let livenessReceived = Atomic<UInt64>(0)
   public let livenessRejected = Atomic<UInt64>(0)
@@ -96,6 +97,9 @@ public final class AgentMetrics: Sendable {
       exporter.gauge(
         "midge_agent_nat_bindings", "NAT bindings held.",
         Double(natBindings.load(ordering: .relaxed)))
+      exporter.gauge(
+        "midge_agent_nat_leased_blocks", "Source-NAT port blocks (64 ports) leased by this host.",
+        Double(natBlocks.load(ordering: .relaxed)))
       exporter.counter(
         "midge_agent_liveness_hellos_sent_total", "Liveness hellos sent to other hosts.",
         livenessSent)

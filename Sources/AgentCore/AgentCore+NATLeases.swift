@@ -22,6 +22,9 @@ extension AgentCore {
   /// idle ones).
   public var holdsNATBlocks: Bool { !(view.natLeases?.isEmpty ?? true) }
 
+  /// How many source-NAT blocks this host holds.
+  public var leasedNATBlocks: Int { view.natLeases?.values.reduce(0) { $0 + $1.count } ?? 0 }
+
   /// Turns leasing on: from now on source NAT uses leased blocks only.
   public mutating func enableNATLeasing() {
     if view.natLeases == nil { view.natLeases = [:] }

@@ -243,6 +243,57 @@ struct FlowStateTests {
     #expect(bindings.count == 1, "host-2's bindings for the stream: \(bindings)")
   }
 
+  @Test(
+    "a live connection's state is refreshed on the peer that holds a copy; it goes once traffic stops"
+  )
+  func refreshKeepsPeerCopy() async throws {
+    let world = try AgentWorld(
+      zookeeper: try await ZooKeeperServer.shared(), agentArguments: ["--udp-timeout", "4"])
+    defer { world.cleanUp() }
+    try await world.start()
+    let masquerade = Self.masquerading(world, ports: "20000-29999")
+    try await world.withStore { store in
+      _ = try await store.apply(try TopologyFile.parse(masquerade), prune: true)
+    }
+    #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.2.2"))
+    // One-way UDP from vm-a1 (host-1) to vm-b1 (host-2) for 10 s: host-1 makes the
+    // binding and sends host-2 a copy, which host-2 never uses (no replies), so only
+    // host-1's refresh keeps it past its 4 s timeout.
+    let sender = try ChildProcess(
+      [
+        "ip", "netns", "exec", world.vms["vm-a1"]!.namespace, "bash", "-c",
+        // One socket, so one connection (a write after vm-b1's port-unreachable fails,
+        // the next one goes).
+        "exec 3>/dev/udp/10.61.2.2/9999; for i in $(seq 50); do echo x >&3 2>/dev/null; sleep 0.2; done",
+      ], output: "/dev/null")
+    defer { sender.stop() }
+    func copyOnHost2() -> Bool {
+      guard let text = try? world.controlGet(1, "/flowstate"),
+        let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+        let rows = object["entries"] as? [[String: Any]]
+      else { return false }
+      return rows.contains {
+        $0["origin"] as? String == "peer"
+          && ($0["entry"] as? String)?.contains("snat 10.61.1.2:") == true
+          && ($0["entry"] as? String)?.contains("10.61.2.2:9999") == true
+      }
+    }
+    let arrived = await eventually(timeout: .seconds(5), every: .milliseconds(100)) {
+      copyOnHost2()
+    }
+    #expect(arrived, "host-2 never got the binding")
+    try await Task.sleep(for: .seconds(7))
+    #expect(copyOnHost2(), "host-2's copy expired while the connection was live")
+    let metrics = try world.controlGet(0, "/metrics")
+    #expect((metricValue(metrics, "midge_agent_flow_state_refreshed_total") ?? 0) > 0)
+    _ = await sender.wait(timeout: .seconds(10))
+    // Traffic stopped: no refresh, and the copy goes after its timeout (plus sweeps).
+    let gone = await eventually(timeout: .seconds(12), every: .milliseconds(250)) {
+      !copyOnHost2()
+    }
+    #expect(gone, "host-2's copy outlived the connection")
+  }
+
   /// The world's topology with the edge router masquerading tenant-a's traffic into
   /// tenant-b as its own address there, 10.61.2.1, from the port range `ports`.
   static func masquerading(_ world: AgentWorld, ports: String) -> String {
