@@ -58,7 +58,7 @@ extension Agent {
         "port attached",
         metadata: ["agent.port": "\(name)", "agent.interface": "\(want.interface)"])
       // Our own port is active for our simulations at once; the NSDB follows.
-      execute(core.attach(port, number: want.key))
+      execute(core.attach(port, number: want.key, now: .now))
       if let portState {
         let hostID = hostID
         // An elected port's previous holder may still hold the node for a moment after

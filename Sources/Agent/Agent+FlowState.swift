@@ -14,7 +14,7 @@ extension Agent {
   /// Carries out a `.replicate` directive: one message, appended to the local ports' logs
   /// and sent to each recipient ahead of the packet (AgentCore decides who).
   func sendFlowState(_ copy: FlowStateCopy) {
-    let message = FlowStateMessage.encode(copy.changes)
+    let message = FlowStateMessage.encode(copy.changes, handOver: copy.handOver)
     for port in copy.logPorts { flowStateLog.append(message, port: port) }
     guard let datapath else { return }
     for remote in copy.recipients.values {
@@ -58,8 +58,9 @@ extension Agent {
   /// A flow-state message from another agent: its entries join the local view.
   func receiveFlowState(_ bytes: [UInt8]) {
     do {
-      let changes = try FlowStateMessage.decode(bytes)
+      let (changes, handOvers) = try FlowStateMessage.decodeMessage(bytes)
       execute(core.applyFlowState(changes, now: .now))
+      for port in handOvers { execute(core.handOverArrived(port, now: .now)) }
       metrics.flowStateReceived.add(UInt64(changes.count), ordering: .relaxed)
     } catch {
       metrics.flowStateRejected.add(1, ordering: .relaxed)

@@ -13,6 +13,8 @@ import Topology
 ///
 ///     conntrack  tag 1 | device id (16) | tuple (13)                                 30 bytes
 ///     nat        tag 2 | forward key (30) | forward (6) | reverse key (30) | reverse (6)   73 bytes
+///     hand-over  tag 3 | port id (16): the sender has sent all it had of this port's
+///                connections (a port that moved to the receiver)               17 bytes
 ///     key        kind (1) | device id (16) | tuple (13)
 ///     tuple      source (4) | destination (4) | protocol (1) | source port (2) | destination port (2)
 ///     translation  address (4) | port (2)
@@ -27,8 +29,9 @@ public enum FlowStateMessage {
     public var description: String
   }
 
-  /// The message for `changes` (only conntrack entries and NAT bindings are carried).
-  public static func encode(_ changes: [StateChange]) -> [UInt8] {
+  /// The message for `changes` (only conntrack entries and NAT bindings are carried),
+  /// ending with the hand-over mark of `handOver` if given.
+  public static func encode(_ changes: [StateChange], handOver: ID? = nil) -> [UInt8] {
     var records: [UInt8] = []
     records.reserveCapacity(changes.count * 73)
     for change in changes {
@@ -47,11 +50,22 @@ public enum FlowStateMessage {
         continue
       }
     }
+    if let handOver {
+      records.append(3)
+      append(handOver, to: &records)
+    }
     return magic + LZ4Frame.encode(records)
   }
 
-  /// The state changes in `bytes`.
+  /// The state changes in `bytes` (hand-over marks are read and left out).
   public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> [StateChange] {
+    try decodeMessage(bytes).changes
+  }
+
+  /// The state changes in `bytes`, and the ports whose hand-over it completes.
+  public static func decodeMessage(_ bytes: [UInt8]) throws(DecodeError) -> (
+    changes: [StateChange], handOvers: [ID]
+  ) {
     guard bytes.count >= magic.count, Array(bytes.prefix(magic.count)) == magic else {
       throw DecodeError(description: "not a flow-state message (bad magic or version)")
     }
@@ -63,6 +77,7 @@ public enum FlowStateMessage {
     }
     var reader = Reader(bytes: records)
     var changes: [StateChange] = []
+    var handOvers: [ID] = []
     while !reader.atEnd {
       switch try reader.byte() {
       case 1:
@@ -77,11 +92,13 @@ public enum FlowStateMessage {
           .natBinding(
             NATBinding(
               forwardKey: forwardKey, forward: forward, reverseKey: reverseKey, reverse: reverse)))
+      case 3:
+        handOvers.append(try reader.id())
       case let tag:
         throw DecodeError(description: "flow-state message: unknown record type \(tag)")
       }
     }
-    return changes
+    return (changes, handOvers)
   }
 
   private static func append(_ id: ID, to bytes: inout [UInt8]) {

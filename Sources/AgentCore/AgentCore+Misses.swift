@@ -17,8 +17,16 @@ extension AgentCore {
       out.append(.complete(match, actions: []))
       return out
     }
-    let packet = PendingPacket(
+    var packet = PendingPacket(
       match: match, frame: frame, ingress: ingress, since: now, reason: .notYet)
+    if let until = awaitingHandOver[ingress] {
+      if now < until {
+        packet.reason = .handOver(ingress)
+        pending.append(packet)
+        return out
+      }
+      awaitingHandOver[ingress] = nil
+    }
     var released: [DeviceIPKey] = []
     _ = process(packet, retry: false, now: now, released: &released, into: &out)
     for key in released {
@@ -246,6 +254,14 @@ extension AgentCore {
       case .notYet: retry = retryTopology
       case .arp: retry = !packet.retried && now - packet.since > settings.arpRetryAfter
       case .natLease: retry = false  // resumed by the lease's answer
+      case .handOver(let port):
+        // Resumed by the hand-over, or here once it is late.
+        if let until = awaitingHandOver[port], now < until {
+          retry = false
+        } else {
+          awaitingHandOver[port] = nil
+          retry = true
+        }
       }
       if retry {
         packet.retried = true

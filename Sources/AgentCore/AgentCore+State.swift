@@ -117,7 +117,20 @@ extension AgentCore {
 
   /// A local port was attached as datapath port `number`: it is active here at once
   /// (the NSDB follows).
-  public mutating func attach(_ port: ID, number: UInt32) -> [AgentDirective] {
+  /// A port that moved here from another host (`now` given) holds its packets until that
+  /// host's hand-over arrives, at most `handOverWait`: simulated without it, they would
+  /// start new connections (a new NAT port) in place of the ones that moved.
+  public mutating func attach(_ port: ID, number: UInt32, now: ContinuousClock.Instant? = nil)
+    -> [AgentDirective]
+  {
+    // Only a port bound here by name: a gateway port changes hands by election, and its
+    // standby has the state already (it is a replication recipient).
+    let previousHost = movedFrom.removeValue(forKey: port)
+    if let now, snapshot.ports[port]?.hostId == hostID,
+      let from = previousHost ?? activations[port]?.host, from != hostID, aliveHosts.contains(from)
+    {
+      awaitingHandOver[port] = now + settings.handOverWait
+    }
     localPorts[port] = number
     portIDs[number] = port
     cachedTranslator = nil
@@ -150,6 +163,32 @@ extension AgentCore {
     else { return }
     let changes = flowState.entries.values.filter { $0.ports.contains(port) }.map(\.change)
     send(changes, to: newHost, at: remote, into: &out)
+    // The mark that it is all: in the last message, or alone.
+    if let last = out.indices.last, case .replicate(var copy) = out[last], copy.before == nil,
+      copy.recipients.keys.first == newHost, !changes.isEmpty
+    {
+      copy.handOver = port
+      out[last] = .replicate(copy)
+    } else {
+      out.append(
+        .replicate(
+          FlowStateCopy(
+            changes: [], logPorts: [], recipients: [newHost: remote], before: nil,
+            handOver: port)))
+    }
+  }
+
+  /// The previous host's hand-over of `port` arrived: its packets go.
+  public mutating func handOverArrived(_ port: ID, now: ContinuousClock.Instant)
+    -> [AgentDirective]
+  {
+    guard awaitingHandOver.removeValue(forKey: port) != nil else { return [] }
+    let waiting = pending.filter { $0.reason == .handOver(port) }
+    guard !waiting.isEmpty else { return [] }
+    pending.removeAll { $0.reason == .handOver(port) }
+    var out: [AgentDirective] = []
+    run(waiting, retry: true, now: now, into: &out)
+    return out
   }
 
   /// Sends `changes` to one host on their own (no packet to precede), in messages of at

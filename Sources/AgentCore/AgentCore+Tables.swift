@@ -38,6 +38,13 @@ extension AgentCore {
       arpTables[id] = nil
     case .tunnelZone:
       refreshEndpoints(into: &out)
+    case .port:
+      // Bound here now, bound elsewhere before: its state is on its way (the hand-over).
+      if let before = (old as? Port)?.hostId, before != hostID,
+        (new as? Port)?.hostId == hostID
+      {
+        movedFrom[id] = before
+      }
     default:
       break
     }

@@ -57,6 +57,9 @@ public struct AgentCore: Sendable {
     /// How long a flow that could not be executed (a port not attached, a host without a
     /// tunnel endpoint) drops before the packet is simulated again.
     public var unexecutableFlowTimeout: Duration = .seconds(1)
+    /// How long a port that moved here waits for its previous host's hand-over before
+    /// its packets go without it.
+    public var handOverWait: Duration = .milliseconds(500)
     /// How long conntrack entries and NAT bindings live without use (FlowStateTable).
     public var flowStateTimeouts = FlowStateTimeouts()
 
@@ -86,6 +89,8 @@ public struct AgentCore: Sendable {
       case notYet
       /// Source NAT found no free port in the blocks held: waits for a lease.
       case natLease
+      /// The port moved here and waits for its connections' state (the hand-over).
+      case handOver(ID)
     }
     public var match: FlowMatch
     public var frame: [UInt8]
@@ -139,6 +144,10 @@ public struct AgentCore: Sendable {
   var natTargets: [IPv4Address: [NatTarget]] = [:]
   var natLeaseInFlight = false
   var natLeaseBackoffUntil: ContinuousClock.Instant?
+  /// Ports that moved here from another host (seen in the topology), until attached.
+  var movedFrom: [ID: ID] = [:]
+  /// Attached ports whose hand-over has not arrived, and until when their packets wait.
+  public internal(set) var awaitingHandOver: [ID: ContinuousClock.Instant] = [:]
   /// The lifetimes of the view's conntrack entries and NAT bindings.
   public var flowState: FlowStateTable
   /// MACs this host learned and wrote, and when a flow last used each.

@@ -47,6 +47,8 @@ public struct FlowStateCopy: Sendable {
   /// The datapath port the packet came in by: the copies leave ahead of it (nil for a
   /// refresh, which precedes no packet).
   public var before: UInt32?
+  /// The port whose hand-over this message completes (AgentCore.handOverFlowState).
+  public var handOver: ID? = nil
 }
 
 /// What `AgentDirective.count` counts.

@@ -270,5 +270,47 @@ struct FlowStateExpiryTests {
     let copy = try #require(world.core.detach(W.vm1).copies.first)
     #expect(copy.changes == [.conntrack(mine)])
     #expect(Array(copy.recipients.keys) == [W.there])
+    #expect(copy.handOver == W.vm1, "the last message marks the hand-over complete")
+  }
+
+  @Test("a port that moved here holds its packets until the hand-over arrives, or half a second")
+  func holdUntilHandOver() throws {
+    var world = CoreWorld()
+    // vm1 was bound to the other host, and now to this one.
+    _ = world.core.detach(W.vm1)
+    var elsewhere = world.vmPort(W.vm1, key: 1)
+    elsewhere.hostId = W.there
+    world.upsert(elsewhere)
+    world.upsert(world.vmPort(W.vm1, key: 1))
+    _ = world.core.attach(W.vm1, number: 1, now: world.at(1))
+    let (match, frame) = try W.udp(
+      port: 1, from: W.vm1MAC, to: W.vm2MAC, "10.0.0.1", "10.0.0.2")
+    let held = world.core.miss(match, frame: frame, now: world.at(1.1))
+    #expect(held.installs.isEmpty && held.completions.isEmpty && held.sends.isEmpty)
+    #expect(world.core.pending.map(\.reason) == [.handOver(W.vm1)])
+    let released = world.core.handOverArrived(W.vm1, now: world.at(1.2))
+    #expect(released.installs.map(\.match) == [match] || !released.sends.isEmpty)
+    #expect(world.core.pending.isEmpty)
+    // Later packets go at once.
+    #expect(world.core.awaitingHandOver.isEmpty)
+
+    // Without a hand-over, the wait ends after half a second.
+    _ = world.core.detach(W.vm2)
+    var gone = world.vmPort(W.vm2, key: 2)
+    gone.hostId = W.there
+    world.upsert(gone)
+    world.upsert(world.vmPort(W.vm2, key: 2))
+    _ = world.core.attach(W.vm2, number: 2, now: world.at(2))
+    let (other, otherFrame) = try W.udp(
+      port: 2, from: W.vm2MAC, to: W.vm1MAC, "10.0.0.2", "10.0.0.1")
+    _ = world.core.miss(other, frame: otherFrame, now: world.at(2.1))
+    #expect(world.core.expirePending(now: world.at(2.3)).isEmpty)
+    let late = world.core.expirePending(now: world.at(2.6))
+    #expect(!late.installs.isEmpty || !late.sends.isEmpty, "the held packet never went")
+    #expect(world.core.pending.isEmpty)
+    // A port attached fresh (never bound elsewhere) does not wait.
+    _ = world.core.detach(W.vm2)
+    _ = world.core.attach(W.vm2, number: 2, now: world.at(3))
+    #expect(world.core.awaitingHandOver.isEmpty)
   }
 }
