@@ -277,12 +277,7 @@ struct FlowStateExpiryTests {
   func holdUntilHandOver() throws {
     var world = CoreWorld()
     // vm1 was bound to the other host, and now to this one.
-    _ = world.core.detach(W.vm1)
-    var elsewhere = world.vmPort(W.vm1, key: 1)
-    elsewhere.hostId = W.there
-    world.upsert(elsewhere)
-    world.upsert(world.vmPort(W.vm1, key: 1))
-    _ = world.core.attach(W.vm1, number: 1, now: world.at(1))
+    moveHere(&world, W.vm1, key: 1, at: 1)
     let (match, frame) = try W.udp(
       port: 1, from: W.vm1MAC, to: W.vm2MAC, "10.0.0.1", "10.0.0.2")
     let held = world.core.miss(match, frame: frame, now: world.at(1.1))
@@ -295,12 +290,7 @@ struct FlowStateExpiryTests {
     #expect(world.core.awaitingHandOver.isEmpty)
 
     // Without a hand-over, the wait ends after half a second.
-    _ = world.core.detach(W.vm2)
-    var gone = world.vmPort(W.vm2, key: 2)
-    gone.hostId = W.there
-    world.upsert(gone)
-    world.upsert(world.vmPort(W.vm2, key: 2))
-    _ = world.core.attach(W.vm2, number: 2, now: world.at(2))
+    moveHere(&world, W.vm2, key: 2, at: 2)
     let (other, otherFrame) = try W.udp(
       port: 2, from: W.vm2MAC, to: W.vm1MAC, "10.0.0.2", "10.0.0.1")
     _ = world.core.miss(other, frame: otherFrame, now: world.at(2.1))
@@ -312,5 +302,16 @@ struct FlowStateExpiryTests {
     _ = world.core.detach(W.vm2)
     _ = world.core.attach(W.vm2, number: 2, now: world.at(3))
     #expect(world.core.awaitingHandOver.isEmpty)
+  }
+
+  /// Makes `port` one that was bound to the other host and is now bound here, and
+  /// attaches it at `seconds`.
+  func moveHere(_ world: inout CoreWorld, _ port: ID, key: UInt32, at seconds: Double) {
+    _ = world.core.detach(port)
+    var elsewhere = world.vmPort(port, key: key)
+    elsewhere.hostId = W.there
+    world.upsert(elsewhere)
+    world.upsert(world.vmPort(port, key: key))
+    _ = world.core.attach(port, number: key, now: world.at(seconds))
   }
 }

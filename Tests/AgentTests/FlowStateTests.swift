@@ -88,11 +88,7 @@ struct FlowStateTests {
     try await world.start()
     // The edge router masquerades tenant-a's traffic into tenant-b as its own address
     // there, 10.61.2.1, from a range of 100 ports.
-    let masquerade = Self.masquerading(world, ports: "20000-20099")
-    #expect(masquerade.contains("outboundFilter: masq"))
-    try await world.withStore { store in
-      _ = try await store.apply(try TopologyFile.parse(masquerade), prune: true)
-    }
+    _ = try await Self.masquerade(world, ports: "20000-20099")
     #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.2.3"))
     let transfer = TCPTransfer(size: 256 * 1024)
     let outcome = try await transfer.run(
@@ -102,10 +98,7 @@ struct FlowStateTests {
 
     /// The entries of `/flowstate` on host-1, as (protocol, translation) pairs.
     func entries() -> [(Int, String)]? {
-      guard let text = try? world.controlGet(0, "/flowstate"),
-        let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-        let rows = object["entries"] as? [[String: Any]]
-      else { return nil }
+      guard let rows = Self.flowStateRows(world, 0) else { return nil }
       return rows.map { (($0["protocol"] as? Int) ?? -1, ($0["translation"] as? String) ?? "") }
     }
     let during = try #require(entries())
@@ -140,10 +133,7 @@ struct FlowStateTests {
     try await world.start()
     // As above: tenant-a leaves into tenant-b as 10.61.2.1. vm-a1 is on host-1, vm-a2 on
     // host-2: each host simulates its own VM's connections and picks their ports.
-    let masquerade = Self.masquerading(world, ports: "20000-29999")
-    try await world.withStore { store in
-      _ = try await store.apply(try TopologyFile.parse(masquerade), prune: true)
-    }
+    _ = try await Self.masquerade(world, ports: "20000-29999")
     for (client, port) in [("vm-a1", UInt16(5401)), ("vm-a2", 5402)] {
       let outcome = try await TCPTransfer(size: 64 * 1024).run(
         server: world.vms["vm-b1"]!.namespace, client: world.vms[client]!.namespace,
@@ -160,9 +150,7 @@ struct FlowStateTests {
     for (index, name) in ["host-1", "host-2"].enumerated() {
       let host = ID(name: "Host/\(name)")
       let own = Set(holders.filter { $0.value == host }.keys)
-      let text = try world.controlGet(index, "/flowstate")
-      let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
-      let rows = object?["entries"] as? [[String: Any]] ?? []
+      let rows = try #require(Self.flowStateRows(world, index), "\(name) has no /flowstate")
       // Its own bindings; a peer's copies (replies it simulates) use the peer's blocks.
       let ports = rows.filter { $0["origin"] as? String == "local" }
         .compactMap { $0["translation"] as? String }
@@ -180,10 +168,7 @@ struct FlowStateTests {
     let world = try AgentWorld(zookeeper: try await ZooKeeperServer.shared())
     defer { world.cleanUp() }
     try await world.start()
-    let masquerade = Self.masquerading(world, ports: "20000-29999")
-    try await world.withStore { store in
-      _ = try await store.apply(try TopologyFile.parse(masquerade), prune: true)
-    }
+    let masquerade = try await Self.masquerade(world, ports: "20000-29999")
     #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.2.3"))
 
     // vm-a1 (host-1) streams to vm-b2 (host-1) through SNAT; host-2 knows nothing of the
@@ -232,10 +217,7 @@ struct FlowStateTests {
       "sent \(client), received \(received)")
     print("migration: the stream's longest gap was \(received["longestGapMs"] ?? "?") ms")
     // host-2 carried on with host-1's binding: one binding for the connection, not two.
-    let text = try world.controlGet(1, "/flowstate")
-    let rows =
-      (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["entries"]
-      as? [[String: Any]] ?? []
+    let rows = try #require(Self.flowStateRows(world, 1), "host-2 has no /flowstate")
     let bindings = rows.filter {
       ($0["entry"] as? String)?.contains("snat 10.61.1.2:") == true
         && ($0["entry"] as? String)?.contains("10.61.2.3:5501") == true
@@ -251,10 +233,7 @@ struct FlowStateTests {
       zookeeper: try await ZooKeeperServer.shared(), agentArguments: ["--udp-timeout", "4"])
     defer { world.cleanUp() }
     try await world.start()
-    let masquerade = Self.masquerading(world, ports: "20000-29999")
-    try await world.withStore { store in
-      _ = try await store.apply(try TopologyFile.parse(masquerade), prune: true)
-    }
+    _ = try await Self.masquerade(world, ports: "20000-29999")
     #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.2.2"))
     // One-way UDP from vm-a1 (host-1) to vm-b1 (host-2) for 10 s: host-1 makes the
     // binding and sends host-2 a copy, which host-2 never uses (no replies), so only
@@ -268,10 +247,7 @@ struct FlowStateTests {
       ], output: "/dev/null")
     defer { sender.stop() }
     func copyOnHost2() -> Bool {
-      guard let text = try? world.controlGet(1, "/flowstate"),
-        let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-        let rows = object["entries"] as? [[String: Any]]
-      else { return false }
+      guard let rows = Self.flowStateRows(world, 1) else { return false }
       return rows.contains {
         $0["origin"] as? String == "peer"
           && ($0["entry"] as? String)?.contains("snat 10.61.1.2:") == true
@@ -294,9 +270,10 @@ struct FlowStateTests {
     #expect(gone, "host-2's copy outlived the connection")
   }
 
-  /// The world's topology with the edge router masquerading tenant-a's traffic into
-  /// tenant-b as its own address there, 10.61.2.1, from the port range `ports`.
-  static func masquerading(_ world: AgentWorld, ports: String) -> String {
+  /// Applies the world's topology with the edge router masquerading tenant-a's traffic
+  /// into tenant-b as its own address there, 10.61.2.1, from the port range `ports`, and
+  /// returns that topology.
+  static func masquerade(_ world: AgentWorld, ports: String) async throws -> String {
     let topology = world.topologyYAML().replacingOccurrences(
       of: "chains:\n",
       with: """
@@ -315,6 +292,17 @@ struct FlowStateTests {
       of: "  - name: edge\n",
       with: "  - name: edge\n    outboundFilter: masq\n    inboundFilter: unmasq\n")
     #expect(topology.contains("outboundFilter: masq"))
+    try await world.withStore { store in
+      _ = try await store.apply(try TopologyFile.parse(topology), prune: true)
+    }
     return topology
+  }
+
+  /// The entries `/flowstate` of agent `index` lists; nil when it does not answer JSON.
+  static func flowStateRows(_ world: AgentWorld, _ index: Int) -> [[String: Any]]? {
+    guard let text = try? world.controlGet(index, "/flowstate"),
+      let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+    else { return nil }
+    return object["entries"] as? [[String: Any]]
   }
 }
