@@ -14,7 +14,8 @@ extension Agent {
   /// Carries out a `.replicate` directive: one message, appended to the local ports' logs
   /// and sent to each recipient ahead of the packet (AgentCore decides who).
   func sendFlowState(_ copy: FlowStateCopy) {
-    let message = FlowStateMessage.encode(copy.changes, handOver: copy.handOver)
+    let message = FlowStateMessage.encode(
+      copy.changes, handOver: copy.handOver, owner: copy.owner)
     for port in copy.logPorts { flowStateLog.append(message, port: port) }
     guard let datapath else { return }
     for remote in copy.recipients.values {
@@ -58,8 +59,8 @@ extension Agent {
   /// A flow-state message from another agent: its entries join the local view.
   func receiveFlowState(_ bytes: [UInt8]) {
     do {
-      let (changes, handOvers) = try FlowStateMessage.decodeMessage(bytes)
-      execute(core.applyFlowState(changes, now: .now))
+      let (changes, handOvers, owner) = try FlowStateMessage.decodeMessage(bytes)
+      execute(core.applyFlowState(changes, owner: owner, now: .now))
       for port in handOvers { execute(core.handOverArrived(port, now: .now)) }
       metrics.flowStateReceived.add(UInt64(changes.count), ordering: .relaxed)
     } catch {

@@ -33,7 +33,9 @@ extension Agent {
     let store = NSDBStore(client: client, root: configuration.root, logger: logger)
     self.store = store
     portState = PortState(client: client, paths: store.paths, logger: logger)
-    natLeases = NATLeases(client: client, paths: store.paths, logger: logger)
+    natLeases = NATLeases(client: client, paths: store.paths, logger: logger) {
+      [events] block in events.yield(.natLost(block))
+    }
     core.enableNATLeasing()
     hostState = HostState(client: client, paths: store.paths, logger: logger)
     writer = NSDBWriter(logger: logger, metrics: metrics)
@@ -228,6 +230,11 @@ extension Agent {
     case .leaseConfirmed(let sentAt, let result): applyLeaseConfirmation(sentAt: sentAt, result)
     case .takeoverEnded(let port): takeoverEnded(port)
     case .natLeased(let block): execute(core.natLeased(block, now: .now))
+    case .natAdopted(let block, let holder): execute(core.natAdopted(block, holder: holder))
+    case .natLost(let block):
+      logger.info(
+        "lost a NAT port block lease to another host", metadata: ["agent.block": "\(block)"])
+      execute(core.natLost(block))
     }
   }
 

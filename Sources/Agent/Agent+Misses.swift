@@ -62,6 +62,8 @@ extension Agent {
       case .releaseNAT(let block):
         guard let leases = natLeases else { continue }
         writer?.enqueue("release nat block \(block)") { try await leases.release(block) }
+      case .adoptNAT(let blocks):
+        adoptNATBlocks(blocks)
       case .count(let count):
         switch count {
         case .simulation: metrics.simulations.add(1, ordering: .relaxed)
@@ -113,6 +115,36 @@ extension Agent {
         logger.info("no NAT port block free", metadata: ["agent.targets": "\(targets)"])
       }
       events.yield(.natLeased(leased))
+    }
+  }
+
+  /// Leases each of `blocks` if it is free, or finds its holder; answers with
+  /// `.natAdopted` for each.
+  func adoptNATBlocks(_ blocks: [NATBlock]) {
+    let events = events
+    guard let leases = natLeases else {
+      for block in blocks { events.yield(.natAdopted(block, holder: nil)) }
+      return
+    }
+    let host = hostID
+    let logger = logger
+    Task {
+      for block in blocks {
+        var holder: ID?
+        do {
+          holder = try await leases.adopt(host: host, block: block)
+          logger.info(
+            "NAT port block of bindings not made here",
+            metadata: [
+              "agent.block": "\(block)", "agent.holder": "\(holder.map { "\($0)" } ?? "-")",
+            ])
+        } catch {
+          logger.info(
+            "cannot adopt a NAT port block",
+            metadata: ["agent.block": "\(block)", "agent.error": "\(error)"])
+        }
+        events.yield(.natAdopted(block, holder: holder))
+      }
     }
   }
 

@@ -34,4 +34,8 @@ enum AgentEvent: Sendable {
   case takeoverEnded(port: ID)
   /// The answer to a source-NAT lease request (nil: no block was free).
   case natLeased(NATBlock?)
+  /// Who holds a source-NAT block this host asked to adopt (nil: unknown, ask again).
+  case natAdopted(NATBlock, holder: ID?)
+  /// A lease this host held went to another session (after a session expiry).
+  case natLost(NATBlock)
 }

@@ -15,6 +15,8 @@ import Topology
 ///     nat        tag 2 | forward key (30) | forward (6) | reverse key (30) | reverse (6)   73 bytes
 ///     hand-over  tag 3 | port id (16): the sender has sent all it had of this port's
 ///                connections (a port that moved to the receiver)               17 bytes
+///     owner      tag 4 | port id (16), first: the entries are this port's connections,
+///                and the port moved to the receiver, which owns them now       17 bytes
 ///     key        kind (1) | device id (16) | tuple (13)
 ///     tuple      source (4) | destination (4) | protocol (1) | source port (2) | destination port (2)
 ///     translation  address (4) | port (2)
@@ -31,9 +33,15 @@ public enum FlowStateMessage {
 
   /// The message for `changes` (only conntrack entries and NAT bindings are carried),
   /// ending with the hand-over mark of `handOver` if given.
-  public static func encode(_ changes: [StateChange], handOver: ID? = nil) -> [UInt8] {
+  public static func encode(_ changes: [StateChange], handOver: ID? = nil, owner: ID? = nil)
+    -> [UInt8]
+  {
     var records: [UInt8] = []
-    records.reserveCapacity(changes.count * 73)
+    records.reserveCapacity(changes.count * 73 + 34)
+    if let owner {
+      records.append(4)
+      append(owner, to: &records)
+    }
     for change in changes {
       switch change {
       case .conntrack(let key):
@@ -62,9 +70,10 @@ public enum FlowStateMessage {
     try decodeMessage(bytes).changes
   }
 
-  /// The state changes in `bytes`, and the ports whose hand-over it completes.
+  /// The state changes in `bytes`, the ports whose hand-over it completes, and the port
+  /// whose connections they are if it moved to the receiver.
   public static func decodeMessage(_ bytes: [UInt8]) throws(DecodeError) -> (
-    changes: [StateChange], handOvers: [ID]
+    changes: [StateChange], handOvers: [ID], owner: ID?
   ) {
     guard bytes.count >= magic.count, Array(bytes.prefix(magic.count)) == magic else {
       throw DecodeError(description: "not a flow-state message (bad magic or version)")
@@ -78,6 +87,7 @@ public enum FlowStateMessage {
     var reader = Reader(bytes: records)
     var changes: [StateChange] = []
     var handOvers: [ID] = []
+    var owner: ID?
     while !reader.atEnd {
       switch try reader.byte() {
       case 1:
@@ -94,11 +104,16 @@ public enum FlowStateMessage {
               forwardKey: forwardKey, forward: forward, reverseKey: reverseKey, reverse: reverse)))
       case 3:
         handOvers.append(try reader.id())
+      case 4:
+        guard changes.isEmpty, owner == nil else {
+          throw DecodeError(description: "flow-state message: owner record not first")
+        }
+        owner = try reader.id()
       case let tag:
         throw DecodeError(description: "flow-state message: unknown record type \(tag)")
       }
     }
-    return (changes, handOvers)
+    return (changes, handOvers, owner)
   }
 
   private static func append(_ id: ID, to bytes: inout [UInt8]) {

@@ -36,8 +36,11 @@ extension AgentCore {
       case .conntrack, .natBinding:
         guard keepFlowState else { continue }
         view.apply(change)
-        flowState.add(change, origin: .local, now: now)
-        if case .natBinding(let binding) = change { noteNATBinding(binding, now: now, into: &out) }
+        if flowState.add(change, origin: .local, now: now),
+          case .natBinding(let binding) = change
+        {
+          noteNATBinding(binding, now: now, into: &out)
+        }
       }
     }
   }
@@ -92,25 +95,47 @@ extension AgentCore {
 
   /// Conntrack and NAT entries from another host (`port` nil) or from a local port's log
   /// join the view; entries from the log are this host's own again (it refreshes them).
-  /// A received NAT binding that differs from the one here for the same connection
-  /// replaces it, and the flows built on the old one are invalidated (a port that moved
-  /// here may have made its own before the previous host's copy arrived).
+  /// Entries handed over with a port that moved here (`owner`) are this host's own once
+  /// the port is attached here (they go into its log then); until then they are copies
+  /// that remember the port. A received NAT binding that differs from the one here for
+  /// the same connection replaces it, and the flows built on the old one are invalidated
+  /// (a port that moved here may have made its own before the previous host's copy
+  /// arrived).
   @discardableResult
   public mutating func applyFlowState(
-    _ changes: [StateChange], port: ID? = nil, now: ContinuousClock.Instant
+    _ changes: [StateChange], port: ID? = nil, owner: ID? = nil, now: ContinuousClock.Instant
   ) -> [AgentDirective] {
+    var out: [AgentDirective] = []
     var stale: [FlowTagHash] = []
+    var replaced = Set<NATKey>()
     for case .natBinding(let binding) in changes {
-      if let existing = view.nat[binding.forwardKey], existing != binding.forward {
-        stale.append(FlowTagHasher.hash(.nat(binding.forwardKey)))
+      guard let existing = view.nat[binding.forwardKey], existing != binding.forward else {
+        continue
+      }
+      stale.append(FlowTagHasher.hash(.nat(binding.forwardKey)))
+      if case .natBinding(let old)? = flowState.entries[.nat(binding.forwardKey)]?.change {
+        forgetNATBinding(old)
+        replaced.insert(binding.forwardKey)
       }
     }
     view.apply(changes)
+    let ownerHere = owner.map { localPorts[$0] != nil } ?? false
+    let local = port != nil || ownerHere
+    let ports = (port ?? owner).map { [$0] } ?? []
     for change in changes {
-      flowState.add(
-        change, origin: port == nil ? .peer : .local, ports: port.map { [$0] } ?? [], now: now)
+      let added = flowState.add(change, origin: local ? .local : .peer, ports: ports, now: now)
+      if case .natBinding(let binding) = change, added || replaced.contains(binding.forwardKey) {
+        countNATBinding(binding)
+      }
     }
-    return stale.isEmpty ? [] : [.invalidate(stale)]
+    if local { claimNATBlocks(of: changes, into: &out) }
+    if ownerHere, let owner {
+      out.append(
+        .replicate(
+          FlowStateCopy(changes: changes, logPorts: [owner], recipients: [:], before: nil)))
+    }
+    if !stale.isEmpty { out.append(.invalidate(stale)) }
+    return out
   }
 
   // MARK: Ports attached here
@@ -134,7 +159,15 @@ extension AgentCore {
     localPorts[port] = number
     portIDs[number] = port
     cachedTranslator = nil
-    return setActivation(port, PortActivation(host: hostID, tunnelKey: number))
+    var out = setActivation(port, PortActivation(host: hostID, tunnelKey: number))
+    // Copies handed over (or left by an earlier stay) with this port are its own now.
+    let adopted = flowState.reassign(port, to: .local)
+    if !adopted.isEmpty {
+      claimNATBlocks(of: adopted, into: &out)
+      out.append(
+        .replicate(FlowStateCopy(changes: adopted, logPorts: [port], recipients: [:], before: nil)))
+    }
+    return out
   }
 
   /// A local port went: its activity here, the MACs learned on it and its flows go too.
@@ -161,8 +194,10 @@ extension AgentCore {
     guard let newHost = snapshot.ports[port]?.hostId, newHost != hostID,
       let remote = endpoints[newHost]
     else { return }
-    let changes = flowState.entries.values.filter { $0.ports.contains(port) }.map(\.change)
-    send(changes, to: newHost, at: remote, into: &out)
+    // The new host owns them from now on: here they are copies, kept while it refreshes
+    // them (or flows here use them).
+    let changes = flowState.reassign(port, to: .peer)
+    send(changes, to: newHost, at: remote, owner: port, into: &out)
     // The mark that it is all: in the last message, or alone.
     if let last = out.indices.last, case .replicate(var copy) = out[last], copy.before == nil,
       copy.recipients.keys.first == newHost, !changes.isEmpty
@@ -194,7 +229,7 @@ extension AgentCore {
   /// Sends `changes` to one host on their own (no packet to precede), in messages of at
   /// most `refreshBatch` entries: one datagram each on a 1500-byte underlay.
   func send(
-    _ changes: [StateChange], to host: ID, at remote: TunnelEndpoint,
+    _ changes: [StateChange], to host: ID, at remote: TunnelEndpoint, owner: ID? = nil,
     into out: inout [AgentDirective]
   ) {
     var start = 0
@@ -204,7 +239,7 @@ extension AgentCore {
         .replicate(
           FlowStateCopy(
             changes: Array(changes[start..<end]), logPorts: [], recipients: [host: remote],
-            before: nil)))
+            before: nil, owner: owner)))
       start = end
     }
   }
@@ -276,22 +311,24 @@ extension AgentCore {
     let sweep = flowState.sweep(usedTags: usedTags, now: now)
     var out: [AgentDirective] = []
     if !sweep.expired.isEmpty {
-      for (change, origin) in zip(sweep.expired, sweep.origins) {
+      for change in sweep.expired {
         view.remove(change)
-        if origin == .local, case .natBinding(let binding) = change {
-          forgetNATBinding(binding)
-        }
+        if case .natBinding(let binding) = change { forgetNATBinding(binding) }
       }
       view.compactFlowState()
       out.append(.invalidate(sweep.tags))
       out.append(.count(.flowStateExpired(sweep.expired.count)))
     }
     releaseIdleNATBlocks(into: &out)
+    adoptOrphanedNATBlocks(into: &out)
     guard !sweep.refresh.isEmpty else { return out }
     var byHost: [ID: (remote: TunnelEndpoint, changes: [StateChange])] = [:]
     var refreshed = 0
     for (change, ports) in sweep.refresh {
-      let recipients = recipients(ingress: nil, outputs: ports)
+      var recipients = recipients(ingress: nil, outputs: ports)
+      if let holder = natBlockHolder(of: change), let remote = endpoints[holder] {
+        recipients[holder] = remote
+      }
       if !recipients.isEmpty { refreshed += 1 }
       for (host, remote) in recipients {
         byHost[host, default: (remote, [])].changes.append(change)

@@ -93,6 +93,8 @@ extension AgentCore {
     if alive { aliveHosts.insert(host) } else { aliveHosts.remove(host) }
     var out: [AgentDirective] = []
     for port in portsServed(by: [host]) { refreshActivePort(port, into: &out) }
+    // Its leases die with it: blocks of bindings here that it held are leased here now.
+    if !alive { adoptOrphanedNATBlocks(into: &out) }
     return out
   }
 

@@ -138,9 +138,13 @@ public struct AgentCore: Sendable {
   public internal(set) var macTables: [ID: [MACAddress: ID]] = [:]
   public internal(set) var ipMACTables: [ID: [IPv4Address: MACAddress]] = [:]
   public internal(set) var arpTables: [ID: [IPv4Address: MACAddress]] = [:]
-  /// Source-NAT leasing (AgentCore+NATLeases.swift): bindings per held block, the
-  /// targets to lease more for, and the request under way.
+  /// Source-NAT leasing (AgentCore+NATLeases.swift): bindings per block (this host's and
+  /// its peers' copies), the targets to lease more for, and the request under way.
   var natBlockUse: [NATBlock: Int] = [:]
+  /// Blocks this host has bindings of but holds no lease on, by their holder (nil: none
+  /// known, to be leased here), and the ones being asked about.
+  public internal(set) var natForeignBlocks: [NATBlock: ID?] = [:]
+  var natAdopting: Set<NATBlock> = []
   var natTargets: [IPv4Address: [NatTarget]] = [:]
   var natLeaseInFlight = false
   var natLeaseBackoffUntil: ContinuousClock.Instant?

@@ -32,6 +32,9 @@ public enum AgentDirective: Sendable {
   case leaseNAT(targets: [NatTarget], held: [NATBlock])
   /// Give a source-NAT port block back: no binding uses it any more.
   case releaseNAT(NATBlock)
+  /// Lease these source-NAT blocks if they are free (this host has bindings of them that
+  /// it did not make), or find who holds them; answer with `AgentCore.natAdopted`.
+  case adoptNAT([NATBlock])
   /// Count something in the agent's metrics.
   case count(AgentCount)
 }
@@ -49,6 +52,9 @@ public struct FlowStateCopy: Sendable {
   public var before: UInt32?
   /// The port whose hand-over this message completes (AgentCore.handOverFlowState).
   public var handOver: ID? = nil
+  /// The port whose connections the entries are, when it moved to the recipient: the
+  /// recipient owns them from now on.
+  public var owner: ID? = nil
 }
 
 /// What `AgentDirective.count` counts.

@@ -135,25 +135,40 @@ public struct FlowStateTable: Sendable {
     }
   }
 
-  /// Adds or renews an entry (made here, restored from the log, or received).
+  /// Adds or renews an entry (made here, restored from the log, or received); returns
+  /// whether it is new.
+  @discardableResult
   public mutating func add(
     _ change: StateChange, origin: FlowStateEntry.Origin, ports: [ID] = [],
     now: ContinuousClock.Instant
-  ) {
-    guard let (key, tags, ipProtocol) = Self.identity(change) else { return }
+  ) -> Bool {
+    guard let (key, tags, ipProtocol) = Self.identity(change) else { return false }
     if var entry = entries[key] {
       entry.lastUsed = max(entry.lastUsed, now)
       if case .natBinding = change { entry.change = change }
       for port in ports where !entry.ports.contains(port) { entry.ports.append(port) }
       if origin == .local { entry.origin = .local }
       entries[key] = entry
-      return
+      return false
     }
     entries[key] = FlowStateEntry(
       change: change, origin: origin, created: now, lastUsed: now, ipProtocol: ipProtocol,
       ports: ports, lastSent: now, tags: tags)
     if case .conntrack = key { conntrackCount += 1 }
     for tag in tags { byTag[tag] = key }
+    return true
+  }
+
+  /// The entries of `port`'s connections, made `origin` from now on: a port that moved
+  /// away leaves its entries as peer copies (their new host owns and refreshes them), and
+  /// one that moved here makes the copies it was handed its own.
+  public mutating func reassign(_ port: ID, to origin: FlowStateEntry.Origin) -> [StateChange] {
+    var changes: [StateChange] = []
+    for (key, entry) in entries where entry.ports.contains(port) {
+      changes.append(entry.change)
+      entries[key]?.origin = origin
+    }
+    return changes
   }
 
   /// A simulation used the entries named in `tags`; a TCP packet with FIN or RST makes

@@ -26,10 +26,15 @@ final class EphemeralNodes: Sendable {
   }
 
   let state = Mutex(State())
+  /// Told the path of each node the hook had to give up (another session holds it).
+  let onGivenUp: (@Sendable (String) -> Void)?
 
-  init(client: ZooKeeperClient, logger: Logger) {
+  init(
+    client: ZooKeeperClient, logger: Logger, onGivenUp: (@Sendable (String) -> Void)? = nil
+  ) {
     self.client = client
     self.logger = logger
+    self.onGivenUp = onGivenUp
   }
 
   deinit {
@@ -82,6 +87,7 @@ final class EphemeralNodes: Sendable {
         logger.info(
           "cannot re-create an ephemeral node after a new session; giving it up",
           metadata: ["nsdb.path": "\(path)", "nsdb.error": "\(error)"])
+        onGivenUp?(path)
       }
     }
   }

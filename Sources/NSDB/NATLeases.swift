@@ -9,20 +9,57 @@ import ZooKeeper
 /// ZooKeeper's create is the arbiter, so of two hosts that ask for one block, one gets it
 /// and the other moves on to the next. The node lives as long as the host's session, and
 /// is written again after a session expiry while the host still asserts it (a block
-/// another host took meanwhile is given up, and logged). A host takes a lease before it
-/// makes a binding from the block, and releases it when the block's last binding
-/// expired.
+/// another host took meanwhile is given up, and `onLost` is told). A host takes a lease
+/// before it makes a binding from the block, and releases it when the block's last
+/// binding expired. A host that has bindings of a block it did not lease (restored from
+/// its log, or handed over with a port that moved to it) `adopt`s the block: it leases
+/// it if it is free, or learns who holds it.
 public final class NATLeases: Sendable {
   public let client: ZooKeeperClient
   public let paths: NSDBPaths
   let logger: Logger
   let ephemerals: EphemeralNodes
 
-  public init(client: ZooKeeperClient, paths: NSDBPaths = NSDBPaths(), logger: Logger) {
+  public init(
+    client: ZooKeeperClient, paths: NSDBPaths = NSDBPaths(), logger: Logger,
+    onLost: (@Sendable (NATBlock) -> Void)? = nil
+  ) {
     self.client = client
     self.paths = paths
     self.logger = logger
-    self.ephemerals = EphemeralNodes(client: client, logger: logger)
+    let prefix = paths.natLeases("")
+    self.ephemerals = EphemeralNodes(client: client, logger: logger) { path in
+      guard let onLost, let block = Self.block(path: path, prefix: prefix) else { return }
+      onLost(block)
+    }
+  }
+
+  /// The block a lease path names (`<prefix><address>/<block>`).
+  static func block(path: String, prefix: String) -> NATBlock? {
+    guard path.hasPrefix(prefix) else { return nil }
+    let parts = path.dropFirst(prefix.count).split(separator: "/")
+    guard parts.count == 2, let address = try? IPv4Address(parsing: parts[0]),
+      let index = UInt16(parts[1]), index < 1024
+    else { return nil }
+    return NATBlock(address: address, index: index)
+  }
+
+  /// Leases `block` to `host` if no host holds it; returns who holds it now (nil if the
+  /// holder's node vanished between the two questions: ask again).
+  public func adopt(host: ID, block: NATBlock) async throws -> ID? {
+    let path = paths.natLease(block.address.description, block: block.index)
+    do {
+      try await ephemerals.assert(path, data: Array(host.description.utf8), waitForStale: .zero)
+      return host
+    } catch let error as NSDBError where error.code == .heldByAnotherSession {
+      do {
+        return ID(String(decoding: try await client.get(path).data, as: UTF8.self))
+      } catch let error as ZooKeeperError where error.code == .noNode {
+        return nil
+      } catch {
+        throw NSDBError.wrap(error, "cannot read the NAT lease \(path)")
+      }
+    }
   }
 
   /// Leases the first block of `indices` for `address` that no host holds to `host`, and

@@ -254,6 +254,16 @@ struct FlowStateMessageTests {
     #expect(try FlowStateMessage.decode(message) == many)
   }
 
+  @Test("a hand-over names the port its entries belong to, and the port it completes")
+  func handOverRecords() throws {
+    let port = ID(name: "Port/moved")
+    let message = FlowStateMessage.encode(changes, handOver: port, owner: port)
+    let decoded = try FlowStateMessage.decodeMessage(message)
+    #expect(decoded.changes == Array(changes.prefix(2)))
+    #expect(decoded.owner == port && decoded.handOvers == [port])
+    #expect(try FlowStateMessage.decodeMessage(FlowStateMessage.encode(changes)).owner == nil)
+  }
+
   @Test("truncated, corrupted or foreign bytes are refused without a crash")
   func refused() {
     let message = FlowStateMessage.encode(changes)

@@ -223,6 +223,29 @@ struct FlowStateTests {
         && ($0["entry"] as? String)?.contains("10.61.2.3:5501") == true
     }
     #expect(bindings.count == 1, "host-2's bindings for the stream: \(bindings)")
+
+    // host-2 owns the connection now, from a block host-1 leased: the block stays leased
+    // by a live host that knows the binding, and when host-1 dies host-2 leases it.
+    let binding = try #require(bindings.first)
+    #expect(binding["origin"] as? String == "local", "host-2 does not own it: \(binding)")
+    let translation = try #require(binding["translation"] as? String)
+    let natPort = try #require(UInt16(translation.dropFirst("10.61.2.1:".count)))
+    func holder() async throws -> ID? {
+      try await world.withStore { store in
+        try await NATLeases(client: store.client, paths: store.paths, logger: world.logger)
+          .holders(of: IPv4Address(10, 61, 2, 1))[natPort / 64]
+      }
+    }
+    let before = try await holder()
+    #expect(before == ID(name: "Host/host-1") || before == ID(name: "Host/host-2"))
+    world.agents[0].child?.signal(SIGKILL)
+    _ = await world.agents[0].child?.wait(timeout: .seconds(5))
+    let adopted = try await eventually(timeout: .seconds(40)) {
+      try await holder() == ID(name: "Host/host-2")
+    }
+    let last = try await holder()
+    #expect(
+      adopted, "block \(natPort / 64) of a live binding is held by \(String(describing: last))")
   }
 
   @Test(

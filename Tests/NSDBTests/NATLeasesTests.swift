@@ -53,4 +53,32 @@ struct NATLeasesTests {
     }
     #expect(freed, "a closed session's block is still held")
   }
+
+  @Test("adopting a block leases it when free and names its holder when not")
+  func adopt() async throws {
+    let server = try await ZooKeeperServer.shared()
+    let paths = NSDBPaths(root: uniquePath("nat-adopt"))
+    let oneClient = try await server.client(sessionTimeout: .seconds(4), label: "one")
+    let twoClient = try await server.client(sessionTimeout: .seconds(4), label: "two")
+    defer {
+      Task {
+        await oneClient.close()
+        await twoClient.close()
+      }
+    }
+    let one = ID(name: "Host/one")
+    let two = ID(name: "Host/two")
+    let block = NATBlock(address: IPv4Address(10, 99, 0, 2), index: 400)
+    let oneLeases = NATLeases(client: oneClient, paths: paths, logger: log)
+    let twoLeases = NATLeases(client: twoClient, paths: paths, logger: log)
+
+    #expect(try await oneLeases.adopt(host: one, block: block) == one)
+    #expect(try await oneLeases.adopt(host: one, block: block) == one, "already ours")
+    #expect(try await twoLeases.adopt(host: two, block: block) == one)
+    #expect(try await twoLeases.holders(of: block.address) == [400: one])
+    // Adopted, it is a lease like any other: no one else gets it, release frees it.
+    #expect(try await twoLeases.lease(host: two, address: block.address, indices: [400]) == nil)
+    try await oneLeases.release(block)
+    #expect(try await twoLeases.adopt(host: two, block: block) == two)
+  }
 }
