@@ -54,6 +54,25 @@ extension Agent {
       used.formUnion(flow.entry.tags)
     }
     execute(core.sweepFlowState(usedTags: used, now: .now))
+    compactFlowStateLogs()
+  }
+
+  /// Rewrites the logs that grew well past what they need with their live entries.
+  func compactFlowStateLogs() {
+    for port in flowStateLog.dueForCompaction() {
+      let live = core.flowState.owned(by: port)
+      var messages: [[UInt8]] = []
+      var start = 0
+      while start < live.count {
+        let end = min(start + 512, live.count)
+        messages.append(FlowStateMessage.encode(Array(live[start..<end])))
+        start = end
+      }
+      flowStateLog.compact(port, messages: messages)
+      logger.debug(
+        "compacting a flow-state log",
+        metadata: ["agent.port": "\(port)", "agent.entries": "\(live.count)"])
+    }
   }
 
   /// A flow-state message from another agent: its entries join the local view.

@@ -13,7 +13,13 @@ import Topology
 ///
 /// Format: blocks of a 4-byte big-endian length and one message. Reading stops at the first
 /// block that is truncated or does not decode (a crash can cut the last write short); what
-/// came before it is used. A log that grows past `maximumBytes` is started afresh: the
+/// came before it is used.
+///
+/// A log only grows, but most of what it holds is of connections long gone. Once a log
+/// passes a quarter of `maximumBytes` (and twice its size after the last compaction), the
+/// agent rewrites it with the entries still alive (`compact`: a new file renamed over the
+/// old one, so a crash leaves one or the other whole). A log that still grows past
+/// `maximumBytes` (more live connections than it can hold) is started afresh: the
 /// connections it forgets re-learn their state from their next forward packet.
 ///
 /// Writes happen on the log's own serial queue, never on the agent's actor: `append`
@@ -29,6 +35,8 @@ final class FlowStateLog: Sendable {
   private let queue = DispatchQueue(label: "midge.agent.flow-state-log")
   /// Open files and their sizes, by port; touched only on `queue`.
   private let files = Mutex<[ID: OpenLog]>([:])
+  /// Each log's size after its last compaction.
+  private let compacted = Mutex<[ID: Int]>([:])
 
   private struct OpenLog: @unchecked Sendable {
     // FileHandle is used only on the log's queue.
@@ -60,6 +68,48 @@ final class FlowStateLog: Sendable {
     queue.sync {}
   }
 
+  /// The open logs due for a compaction: past a quarter of `maximumBytes` and twice their
+  /// size after the last one.
+  func dueForCompaction() -> [ID] {
+    let sizes = files.withLock { $0.mapValues(\.size) }
+    let last = compacted.withLock { $0 }
+    return sizes.compactMap { port, size in
+      size > max(maximumBytes / 4, 2 * (last[port] ?? 0)) ? port : nil
+    }.sorted()
+  }
+
+  /// Replaces `port`'s log with `messages` (the entries still alive), after the writes
+  /// queued before it.
+  func compact(_ port: ID, messages: [[UInt8]]) {
+    queue.async { self.rewrite(port, messages) }
+  }
+
+  private func rewrite(_ port: ID, _ messages: [[UInt8]]) {
+    let file = path(port)
+    let fresh = file + ".compacting"
+    var bytes: [UInt8] = []
+    for message in messages { bytes += Self.block(message) }
+    let open = files.withLock { $0.removeValue(forKey: port) }
+    try? open?.handle.close()
+    guard FileManager.default.createFile(atPath: fresh, contents: Data(bytes)),
+      rename(fresh, file) == 0
+    else {
+      unlink(fresh)
+      logger.info("cannot compact the flow-state log", metadata: ["agent.file": "\(file)"])
+      return
+    }
+    compacted.withLock { $0[port] = bytes.count }
+  }
+
+  /// A length-prefixed block.
+  private static func block(_ message: [UInt8]) -> [UInt8] {
+    let length = UInt32(message.count)
+    return [
+      UInt8(length >> 24), UInt8(truncatingIfNeeded: length >> 16),
+      UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length),
+    ] + message
+  }
+
   /// Closes `port`'s file, if open (its port went away); later writes reopen it.
   func close(_ port: ID) {
     queue.async {
@@ -81,12 +131,7 @@ final class FlowStateLog: Sendable {
         try? FileManager.default.removeItem(atPath: file)
         log = try open(port, file)
       }
-      let length = UInt32(message.count)
-      var block = [
-        UInt8(length >> 24), UInt8(truncatingIfNeeded: length >> 16),
-        UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length),
-      ]
-      block += message
+      let block = Self.block(message)
       try log.handle.write(contentsOf: Data(block))
       log.size += block.count
       files.withLock { $0[port] = log }

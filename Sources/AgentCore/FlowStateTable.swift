@@ -159,6 +159,11 @@ public struct FlowStateTable: Sendable {
     return true
   }
 
+  /// This host's own entries of `port`'s connections (what its log must hold).
+  public func owned(by port: ID) -> [StateChange] {
+    entries.values.filter { $0.origin == .local && $0.ports.contains(port) }.map(\.change)
+  }
+
   /// The entries of `port`'s connections, made `origin` from now on: a port that moved
   /// away leaves its entries as peer copies (their new host owns and refreshes them), and
   /// one that moved here makes the copies it was handed its own.

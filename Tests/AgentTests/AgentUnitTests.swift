@@ -325,4 +325,33 @@ struct FlowStateLogTests {
     log.append(FlowStateMessage.encode([entry(7)]), port: other)
     #expect(log.load(other) == [entry(6), entry(7)])
   }
+
+  @Test("a log well past its live entries is rewritten with them; later writes follow them")
+  func compaction() throws {
+    let directory = NSTemporaryDirectory() + "midge-fslog-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let log = FlowStateLog(directory: directory, maximumBytes: 16_384, logger: Logger(label: "t"))
+    let port = ID(name: "Port/p")
+    let device = ID(name: "Bridge/b")
+    func entry(_ n: UInt16) -> StateChange {
+      .conntrack(
+        ConntrackKey(
+          tuple: FlowTuple(
+            source: IPv4Address(10, 0, 0, 1), destination: IPv4Address(10, 0, 0, 2),
+            ipProtocol: 6, sourcePort: n, destinationPort: 80), device: device))
+    }
+    var written: UInt16 = 0
+    while log.dueForCompaction().isEmpty && written < 2_000 {
+      written += 1
+      log.append(FlowStateMessage.encode([entry(written)]), port: port)
+      log.flush()
+    }
+    #expect(log.dueForCompaction() == [port], "\(written) blocks never made the log due")
+    #expect(log.load(port).count == Int(written))
+    log.compact(port, messages: [FlowStateMessage.encode([entry(1), entry(written)])])
+    #expect(log.load(port) == [entry(1), entry(written)])
+    #expect(log.dueForCompaction().isEmpty)
+    log.append(FlowStateMessage.encode([entry(9_999)]), port: port)
+    #expect(log.load(port) == [entry(1), entry(written), entry(9_999)])
+  }
 }
