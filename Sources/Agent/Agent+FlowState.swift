@@ -15,7 +15,7 @@ extension Agent {
   /// and sent to each recipient ahead of the packet (AgentCore decides who).
   func sendFlowState(_ copy: FlowStateCopy) {
     let message = FlowStateMessage.encode(
-      copy.changes, handOver: copy.handOver, owner: copy.owner)
+      copy.changes, handOver: copy.handOver, owner: copy.owner, closing: copy.closing)
     for port in copy.logPorts { flowStateLog.append(message, port: port) }
     guard let datapath else { return }
     for remote in copy.recipients.values {
@@ -78,10 +78,12 @@ extension Agent {
   /// A flow-state message from another agent: its entries join the local view.
   func receiveFlowState(_ bytes: [UInt8]) {
     do {
-      let (changes, handOvers, owner) = try FlowStateMessage.decodeMessage(bytes)
-      execute(core.applyFlowState(changes, owner: owner, now: .now))
-      for port in handOvers { execute(core.handOverArrived(port, now: .now)) }
-      metrics.flowStateReceived.add(UInt64(changes.count), ordering: .relaxed)
+      let message = try FlowStateMessage.decodeMessage(bytes)
+      execute(
+        core.applyFlowState(
+          message.changes, owner: message.owner, closing: message.closing, now: .now))
+      for port in message.handOvers { execute(core.handOverArrived(port, now: .now)) }
+      metrics.flowStateReceived.add(UInt64(message.changes.count), ordering: .relaxed)
     } catch {
       metrics.flowStateRejected.add(1, ordering: .relaxed)
       logger.debug("dropping a flow-state message", metadata: ["agent.error": "\(error)"])

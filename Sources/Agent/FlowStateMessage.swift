@@ -1,4 +1,5 @@
 import Addresses
+import AgentCore
 import LZ4
 import Packets
 import Simulation
@@ -17,6 +18,9 @@ import Topology
 ///                connections (a port that moved to the receiver)               17 bytes
 ///     owner      tag 4 | port id (16), first: the entries are this port's connections,
 ///                and the port moved to the receiver, which owns them now       17 bytes
+///     closing    tag 5 | device id (16) | tuple (13): this conntrack entry's
+///                connection saw FIN or RST                                      30 bytes
+///                tag 6 | forward key (30): the same for a NAT binding           31 bytes
 ///     key        kind (1) | device id (16) | tuple (13)
 ///     tuple      source (4) | destination (4) | protocol (1) | source port (2) | destination port (2)
 ///     translation  address (4) | port (2)
@@ -33,9 +37,10 @@ public enum FlowStateMessage {
 
   /// The message for `changes` (only conntrack entries and NAT bindings are carried),
   /// ending with the hand-over mark of `handOver` if given.
-  public static func encode(_ changes: [StateChange], handOver: ID? = nil, owner: ID? = nil)
-    -> [UInt8]
-  {
+  public static func encode(
+    _ changes: [StateChange], handOver: ID? = nil, owner: ID? = nil,
+    closing: [FlowStateKey] = []
+  ) -> [UInt8] {
     var records: [UInt8] = []
     records.reserveCapacity(changes.count * 73 + 34)
     if let owner {
@@ -58,6 +63,17 @@ public enum FlowStateMessage {
         continue
       }
     }
+    for key in closing {
+      switch key {
+      case .conntrack(let key):
+        records.append(5)
+        append(key.device, to: &records)
+        append(key.tuple, to: &records)
+      case .nat(let key):
+        records.append(6)
+        append(key, to: &records)
+      }
+    }
     if let handOver {
       records.append(3)
       append(handOver, to: &records)
@@ -70,11 +86,20 @@ public enum FlowStateMessage {
     try decodeMessage(bytes).changes
   }
 
-  /// The state changes in `bytes`, the ports whose hand-over it completes, and the port
-  /// whose connections they are if it moved to the receiver.
-  public static func decodeMessage(_ bytes: [UInt8]) throws(DecodeError) -> (
-    changes: [StateChange], handOvers: [ID], owner: ID?
-  ) {
+  /// What one message carries.
+  public struct Contents: Sendable {
+    /// Conntrack entries and NAT bindings.
+    public var changes: [StateChange] = []
+    /// The ports whose hand-over it completes.
+    public var handOvers: [ID] = []
+    /// The port whose connections the changes are, if it moved to the receiver.
+    public var owner: ID?
+    /// Entries whose connection is closing.
+    public var closing: [FlowStateKey] = []
+  }
+
+  /// Everything in `bytes`.
+  public static func decodeMessage(_ bytes: [UInt8]) throws(DecodeError) -> Contents {
     guard bytes.count >= magic.count, Array(bytes.prefix(magic.count)) == magic else {
       throw DecodeError(description: "not a flow-state message (bad magic or version)")
     }
@@ -85,35 +110,39 @@ public enum FlowStateMessage {
       throw DecodeError(description: "flow-state message: \(error)")
     }
     var reader = Reader(bytes: records)
-    var changes: [StateChange] = []
-    var handOvers: [ID] = []
-    var owner: ID?
+    var contents = Contents()
     while !reader.atEnd {
       switch try reader.byte() {
       case 1:
         let device = try reader.id()
-        changes.append(.conntrack(ConntrackKey(tuple: try reader.tuple(), device: device)))
+        contents.changes.append(
+          .conntrack(ConntrackKey(tuple: try reader.tuple(), device: device)))
       case 2:
         let forwardKey = try reader.natKey()
         let forward = try reader.translation()
         let reverseKey = try reader.natKey()
         let reverse = try reader.translation()
-        changes.append(
+        contents.changes.append(
           .natBinding(
             NATBinding(
               forwardKey: forwardKey, forward: forward, reverseKey: reverseKey, reverse: reverse)))
       case 3:
-        handOvers.append(try reader.id())
+        contents.handOvers.append(try reader.id())
       case 4:
-        guard changes.isEmpty, owner == nil else {
+        guard contents.changes.isEmpty, contents.owner == nil else {
           throw DecodeError(description: "flow-state message: owner record not first")
         }
-        owner = try reader.id()
+        contents.owner = try reader.id()
+      case 5:
+        let device = try reader.id()
+        contents.closing.append(.conntrack(ConntrackKey(tuple: try reader.tuple(), device: device)))
+      case 6:
+        contents.closing.append(.nat(try reader.natKey()))
       case let tag:
         throw DecodeError(description: "flow-state message: unknown record type \(tag)")
       }
     }
-    return (changes, handOvers, owner)
+    return contents
   }
 
   private static func append(_ id: ID, to bytes: inout [UInt8]) {

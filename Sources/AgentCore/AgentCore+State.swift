@@ -103,8 +103,10 @@ extension AgentCore {
   /// arrived).
   @discardableResult
   public mutating func applyFlowState(
-    _ changes: [StateChange], port: ID? = nil, owner: ID? = nil, now: ContinuousClock.Instant
+    _ changes: [StateChange], port: ID? = nil, owner: ID? = nil, closing: [FlowStateKey] = [],
+    now: ContinuousClock.Instant
   ) -> [AgentDirective] {
+    flowState.closing(closing)
     var out: [AgentDirective] = []
     var stale: [FlowTagHash] = []
     var replaced = Set<NATKey>()
@@ -321,26 +323,48 @@ extension AgentCore {
     }
     releaseIdleNATBlocks(into: &out)
     adoptOrphanedNATBlocks(into: &out)
-    guard !sweep.refresh.isEmpty else { return out }
-    var byHost: [ID: (remote: TunnelEndpoint, changes: [StateChange])] = [:]
+    guard !sweep.refresh.isEmpty || !sweep.closing.isEmpty else { return out }
+    var byHost: [ID: (remote: TunnelEndpoint, changes: [StateChange], closing: [FlowStateKey])] =
+      [:]
     var refreshed = 0
     for (change, ports) in sweep.refresh {
-      var recipients = recipients(ingress: nil, outputs: ports)
-      if let holder = natBlockHolder(of: change), let remote = endpoints[holder] {
-        recipients[holder] = remote
-      }
+      let recipients = refreshRecipients(change, ports: ports)
       if !recipients.isEmpty { refreshed += 1 }
       for (host, remote) in recipients {
-        byHost[host, default: (remote, [])].changes.append(change)
+        byHost[host, default: (remote, [], [])].changes.append(change)
       }
     }
-    guard refreshed > 0 else { return out }
-    for host in byHost.keys.sorted() {
-      guard let (remote, changes) = byHost[host] else { continue }
-      send(changes, to: host, at: remote, into: &out)
+    for (key, change, ports) in sweep.closing {
+      for (host, remote) in refreshRecipients(change, ports: ports) {
+        byHost[host, default: (remote, [], [])].closing.append(key)
+      }
     }
-    out.append(.count(.flowStateRefreshed(refreshed)))
+    for host in byHost.keys.sorted() {
+      guard let (remote, changes, closing) = byHost[host] else { continue }
+      send(changes, to: host, at: remote, into: &out)
+      var start = 0
+      while start < closing.count {
+        let end = min(start + Self.refreshBatch * 2, closing.count)
+        out.append(
+          .replicate(
+            FlowStateCopy(
+              changes: [], logPorts: [], recipients: [host: remote], before: nil,
+              closing: Array(closing[start..<end]))))
+        start = end
+      }
+    }
+    if refreshed > 0 { out.append(.count(.flowStateRefreshed(refreshed))) }
     return out
+  }
+
+  /// Who is sent a local entry again: the hosts that may simulate its connection next,
+  /// and the holder of its NAT block when that is another host.
+  func refreshRecipients(_ change: StateChange, ports: [ID]) -> [ID: TunnelEndpoint] {
+    var recipients = recipients(ingress: nil, outputs: ports)
+    if let holder = natBlockHolder(of: change), let remote = endpoints[holder] {
+      recipients[holder] = remote
+    }
+    return recipients
   }
 
   /// Entries per refresh message: 16 NAT bindings are about 1.2 KB before compression.

@@ -55,6 +55,8 @@ public struct FlowStateCopy: Sendable {
   /// The port whose connections the entries are, when it moved to the recipient: the
   /// recipient owns them from now on.
   public var owner: ID? = nil
+  /// Entries whose connection is closing (their copies go after the closing timeout).
+  public var closing: [FlowStateKey] = []
 }
 
 /// What `AgentDirective.count` counts.

@@ -97,6 +97,8 @@ public struct FlowStateEntry: Sendable {
   public var ports: [ID] = []
   /// Local entries: when peers were last sent it.
   var lastSent: ContinuousClock.Instant
+  /// Local entries: whether peers were told the connection is closing.
+  var closingSent = false
   /// The flow tags that mark the flows using it.
   var tags: [FlowTagHash]
 }
@@ -159,6 +161,11 @@ public struct FlowStateTable: Sendable {
     return true
   }
 
+  /// A peer says these entries' connections are closing.
+  public mutating func closing(_ keys: [FlowStateKey]) {
+    for key in keys where entries[key] != nil { entries[key]?.closing = true }
+  }
+
   /// This host's own entries of `port`'s connections (what its log must hold).
   public func owned(by port: ID) -> [StateChange] {
     entries.values.filter { $0.origin == .local && $0.ports.contains(port) }.map(\.change)
@@ -197,6 +204,7 @@ public struct FlowStateTable: Sendable {
           entry.closing = true
         } else if flags.contains(.syn), !flags.contains(.ack) {
           entry.closing = false
+          entry.closingSent = false
         }
       }
       if entry.origin == .local {
@@ -216,6 +224,9 @@ public struct FlowStateTable: Sendable {
     public var tags: [FlowTagHash] = []
     /// Local entries due for a refresh, with the ports to find their recipients from.
     public var refresh: [(change: StateChange, ports: [ID])] = []
+    /// Local entries whose connection started closing since the last sweep: their peers'
+    /// copies are told, so that they go as soon as the entries here do.
+    public var closing: [(key: FlowStateKey, change: StateChange, ports: [ID])] = []
   }
 
   /// The periodic pass: entries whose tags a flow carried since the last sweep are used
@@ -237,6 +248,10 @@ public struct FlowStateTable: Sendable {
         result.expired.append(entry.change)
         result.origins.append(entry.origin)
         result.tags += entry.tags
+      } else if entry.origin == .local, entry.closing, !entry.closingSent {
+        result.closing.append((key, entry.change, entry.ports))
+        entries[key]?.closingSent = true
+        entries[key]?.lastSent = now
       } else if entry.origin == .local, entry.lastUsed > entry.lastSent,
         now - entry.lastSent >= min(timeout / 2, timeouts.refreshCap)
       {

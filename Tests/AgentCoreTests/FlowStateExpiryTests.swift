@@ -206,6 +206,42 @@ struct FlowStateExpiryTests {
       world.core.sweepFlowState(usedTags: [], now: world.at(31)).counts == [.flowStateExpired(1)])
   }
 
+  @Test("a connection that closes tells its peers, whose copies then go at the closing timeout")
+  func closingToldToPeers() throws {
+    var timeouts = FlowStateTimeouts()
+    timeouts.tcpEstablished = .seconds(100)
+    timeouts.tcpClosing = .seconds(5)
+    var world = CoreWorld()
+    world.core.flowState.timeouts = timeouts
+    let remotePort = ID(name: "vm-there")
+    world.upsert(
+      Port(
+        id: remotePort, device: .bridge(W.bridge), tunnelKey: 9, hostId: W.there,
+        interfaceName: "9"))
+    _ = world.core.setActivation(remotePort, PortActivation(host: W.there, tunnelKey: 9))
+    let tuple = FlowTuple(
+      source: IPv4Address(10, 0, 0, 1), destination: IPv4Address(10, 0, 0, 9),
+      ipProtocol: IPProtocol.tcp.rawValue, sourcePort: 40_000, destinationPort: 80)
+    let key = ConntrackKey(tuple: tuple, device: W.bridge)
+    world.core.applyFlowState([.conntrack(key)], port: W.vm1, now: world.at(0))
+    world.core.flowState.used(
+      [.conntrack(key)], tcpFlags: [.fin, .ack], now: world.at(1), ports: { [W.vm1, remotePort] })
+    let sweep = world.core.sweepFlowState(usedTags: [], now: world.at(2))
+    let notice = try #require(sweep.copies.first)
+    #expect(notice.closing == [.conntrack(key)] && notice.changes.isEmpty)
+    #expect(Array(notice.recipients.keys) == [W.there])
+    #expect(world.core.sweepFlowState(usedTags: [], now: world.at(3)).copies.isEmpty, "told once")
+
+    // The peer: its copy, then the notice; it goes 5 s later, not 100.
+    var peer = CoreWorld()
+    peer.core.flowState.timeouts = timeouts
+    peer.core.applyFlowState([.conntrack(key)], now: peer.at(0))
+    peer.core.applyFlowState([], closing: notice.closing, now: peer.at(2))
+    #expect(peer.core.flowState.entries[.conntrack(key)]?.closing == true)
+    #expect(
+      peer.core.sweepFlowState(usedTags: [], now: peer.at(6)).counts == [.flowStateExpired(1)])
+  }
+
   @Test("after a burst expires, the tables give their memory back")
   func compaction() throws {
     var timeouts = FlowStateTimeouts()

@@ -254,13 +254,19 @@ struct FlowStateMessageTests {
     #expect(try FlowStateMessage.decode(message) == many)
   }
 
-  @Test("a hand-over names the port its entries belong to, and the port it completes")
+  @Test("hand-over, owner and closing records round-trip")
   func handOverRecords() throws {
     let port = ID(name: "Port/moved")
-    let message = FlowStateMessage.encode(changes, handOver: port, owner: port)
+    let closing: [FlowStateKey] = [
+      .conntrack(ConntrackKey(tuple: tuple, device: device)),
+      .nat(NATKey(kind: .forwardSNAT, device: device, tuple: tuple)),
+    ]
+    let message = FlowStateMessage.encode(
+      changes, handOver: port, owner: port, closing: closing)
     let decoded = try FlowStateMessage.decodeMessage(message)
     #expect(decoded.changes == Array(changes.prefix(2)))
     #expect(decoded.owner == port && decoded.handOvers == [port])
+    #expect(decoded.closing == closing)
     #expect(try FlowStateMessage.decodeMessage(FlowStateMessage.encode(changes)).owner == nil)
   }
 
