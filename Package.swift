@@ -9,6 +9,7 @@ let strict: [SwiftSetting] = [
 ]
 
 let log = Target.Dependency.product(name: "Logging", package: "swift-log")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 let bench = Target.Dependency.product(name: "Benchmark", package: "benchmark")
 let benchPlugin = Target.PluginUsage.plugin(name: "BenchmarkPlugin", package: "benchmark")
 
@@ -42,6 +43,7 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     .package(
       url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
   ],
@@ -53,7 +55,7 @@ let package = Package(
       name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
 
     // Layers.
-    .target(name: "ZooKeeper", dependencies: ["CZooKeeper", log], swiftSettings: strict),
+    .target(name: "ZooKeeper", dependencies: ["CZooKeeper", log, crypto], swiftSettings: strict),
     .target(name: "LZ4", dependencies: ["CLZ4"], swiftSettings: strict),
     .target(name: "Addresses", swiftSettings: strict),
     .target(
@@ -62,7 +64,11 @@ let package = Package(
       swiftSettings: strict),
     .target(name: "Packets", dependencies: ["Addresses"], swiftSettings: strict),
     .target(
-      name: "NSDB", dependencies: ["Addresses", "ZooKeeper", "LZ4", "Topology", log],
+      name: "NSDB",
+      dependencies: [
+        "Addresses", "ZooKeeper", "LZ4", "Topology", log,
+        .product(name: "Yams", package: "Yams"),
+      ],
       swiftSettings: strict),
     .target(
       name: "TopologyFile",

@@ -11,6 +11,45 @@
  * from concurrent code. Each is exposed once through an accessor. */
 static inline struct ACL_vector *midge_zk_open_acl(void) { return &ZOO_OPEN_ACL_UNSAFE; }
 
+/* ACL vectors built from Swift: allocated here, every string copied, freed by
+ * midge_zk_acl_free. The library serializes a request's ACL when the call is
+ * made, so a vector may be freed once the call returned (or, in a multi, once
+ * the multi is freed). */
+static inline struct ACL_vector *midge_zk_acl_alloc(int count) {
+  struct ACL_vector *v = (struct ACL_vector *)calloc(1, sizeof(struct ACL_vector));
+  if (!v) return NULL;
+  v->count = count;
+  v->data = (struct ACL *)calloc(count > 0 ? count : 1, sizeof(struct ACL));
+  if (!v->data) { free(v); return NULL; }
+  return v;
+}
+
+static inline void midge_zk_acl_set(struct ACL_vector *v, int i, int perms, const char *scheme,
+                                    const char *id) {
+  v->data[i].perms = perms;
+  v->data[i].id.scheme = strdup(scheme);
+  v->data[i].id.id = strdup(id);
+}
+
+static inline void midge_zk_acl_free(struct ACL_vector *v) {
+  if (!v || v == &ZOO_OPEN_ACL_UNSAFE) return;
+  for (int i = 0; i < v->count; i++) {
+    free(v->data[i].id.scheme);
+    free(v->data[i].id.id);
+  }
+  free(v->data);
+  free(v);
+}
+
+static inline int midge_zk_acl_count(const struct ACL_vector *v) { return v ? v->count : 0; }
+static inline int midge_zk_acl_perms(const struct ACL_vector *v, int i) { return v->data[i].perms; }
+static inline const char *midge_zk_acl_scheme(const struct ACL_vector *v, int i) {
+  return v->data[i].id.scheme;
+}
+static inline const char *midge_zk_acl_id(const struct ACL_vector *v, int i) {
+  return v->data[i].id.id;
+}
+
 static inline int midge_zk_mode_persistent(void) { return ZOO_PERSISTENT; }
 static inline int midge_zk_mode_ephemeral(void) { return ZOO_EPHEMERAL; }
 static inline int midge_zk_mode_persistent_sequential(void) { return ZOO_PERSISTENT_SEQUENTIAL; }
@@ -43,6 +82,7 @@ typedef struct midge_zk_multi {
   char **buffers;        /* copies of data buffers (or NULL) */
   char **path_buffers;   /* created-path buffers for create ops (or NULL) */
   struct Stat *stats;    /* stat outputs for set ops */
+  struct ACL_vector **acls; /* ACLs of create ops (or NULL: the open ACL) */
 } midge_zk_multi;
 
 static inline midge_zk_multi *midge_zk_multi_alloc(int count) {
@@ -55,6 +95,7 @@ static inline midge_zk_multi *midge_zk_multi_alloc(int count) {
   m->buffers = (char **)calloc(count > 0 ? count : 1, sizeof(char *));
   m->path_buffers = (char **)calloc(count > 0 ? count : 1, sizeof(char *));
   m->stats = (struct Stat *)calloc(count > 0 ? count : 1, sizeof(struct Stat));
+  m->acls = (struct ACL_vector **)calloc(count > 0 ? count : 1, sizeof(struct ACL_vector *));
   return m;
 }
 
@@ -64,9 +105,10 @@ static inline void midge_zk_multi_free(midge_zk_multi *m) {
     free(m->paths[i]);
     free(m->buffers[i]);
     free(m->path_buffers[i]);
+    if (m->acls) midge_zk_acl_free(m->acls[i]);
   }
   free(m->ops); free(m->results); free(m->paths); free(m->buffers);
-  free(m->path_buffers); free(m->stats); free(m);
+  free(m->path_buffers); free(m->stats); free(m->acls); free(m);
 }
 
 static inline char *midge_zk_copy_bytes(const void *bytes, int len) {
@@ -77,13 +119,17 @@ static inline char *midge_zk_copy_bytes(const void *bytes, int len) {
 
 #define MIDGE_ZK_PATH_BUFFER_LEN 1024
 
+/* `acl` (NULL: the open ACL) is owned by the multi from now on. */
 static inline void midge_zk_multi_create(midge_zk_multi *m, int i, const char *path,
-                                         const void *data, int len, int mode) {
+                                         const void *data, int len, int mode,
+                                         struct ACL_vector *acl) {
   m->paths[i] = strdup(path);
   m->buffers[i] = midge_zk_copy_bytes(data, len);
   m->path_buffers[i] = (char *)calloc(1, MIDGE_ZK_PATH_BUFFER_LEN);
-  zoo_create_op_init(&m->ops[i], m->paths[i], m->buffers[i], len, &ZOO_OPEN_ACL_UNSAFE,
-                     mode, m->path_buffers[i], MIDGE_ZK_PATH_BUFFER_LEN);
+  m->acls[i] = acl;
+  zoo_create_op_init(&m->ops[i], m->paths[i], m->buffers[i], len,
+                     acl ? acl : &ZOO_OPEN_ACL_UNSAFE, mode, m->path_buffers[i],
+                     MIDGE_ZK_PATH_BUFFER_LEN);
 }
 
 static inline void midge_zk_multi_delete(midge_zk_multi *m, int i, const char *path, int version) {

@@ -30,6 +30,8 @@ public struct NSDBError: Error, CustomStringConvertible, Sendable {
     /// A transaction's request is larger than ZooKeeper accepts in one request
     /// (`jute.maxbuffer`); it was not sent, so nothing was written.
     case tooLarge
+    /// The client's identity may not do this (a secured NSDB's ACL refused it).
+    case notAuthorised
   }
 
   public var code: Code
@@ -48,6 +50,20 @@ public struct NSDBError: Error, CustomStringConvertible, Sendable {
     return text
   }
 
+  /// A refused request's error: what was refused, and which identity it needs.
+  static func notAuthorised(_ error: ZooKeeperError, path: String? = nil, _ what: String)
+    -> NSDBError
+  {
+    guard let path = path ?? error.path else {
+      return NSDBError(.notAuthorised, "\(what): not authorised", cause: error)
+    }
+    let message =
+      error.isWrite == false
+      ? "not authorised to read \(path): this needs an agent or the admin identity"
+      : "not authorised to write \(path): this needs \(NSDBAccess.writer(of: path))"
+    return NSDBError(.notAuthorised, "\(message) (\(what))", cause: error)
+  }
+
   /// Wraps an error of the state keys, tables and election: outcome unknown
   /// and closed keep their meaning, everything else is a ZooKeeper failure.
   static func wrap(_ error: any Error, _ what: String) -> NSDBError {
@@ -56,6 +72,8 @@ public struct NSDBError: Error, CustomStringConvertible, Sendable {
       return NSDBError(.zookeeper, what, cause: error)
     }
     switch zk.code {
+    case .noAuth:
+      return notAuthorised(zk, what)
     case .outcomeUnknown:
       return NSDBError(.outcomeUnknown, "\(what): outcome unknown, re-read", cause: zk)
     case .closed:
@@ -77,6 +95,8 @@ public struct NSDBError: Error, CustomStringConvertible, Sendable {
         .outcomeUnknown, "\(what): outcome unknown, re-read before retrying", cause: error)
     case .badVersion, .nodeExists, .noNode:
       return NSDBError(.conflict, "\(what): a concurrent writer changed the objects", cause: error)
+    case .noAuth:
+      return notAuthorised(error, what)
     default:
       return NSDBError(.zookeeper, what, cause: error)
     }

@@ -27,6 +27,8 @@ public struct NSDBPaths: Sendable, Hashable {
   public var models: String { version + "/models" }
   public var state: String { version + "/state" }
   public var election: String { version + "/election" }
+  /// The public halves of a secured NSDB's identities (`NSDBIdentities`).
+  public var identities: String { version + "/identities" }
 
   public func models(_ type: ModelType) -> String { models + "/" + type.rawValue }
   public func object(_ type: ModelType, _ id: ID) -> String { models(type) + "/" + id.description }

@@ -148,6 +148,11 @@ public final class NSDBStore: Sendable {
           "nsdb transaction conflict, retrying",
           metadata: ["nsdb.attempt": "\(attempt)", "nsdb.error": "\(error)"])
         try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+      } catch let error as ZooKeeperError where error.code == .noAuth {
+        let path = error.failedOperation.flatMap {
+          operations.indices.contains($0) ? operations[$0].path : nil
+        }
+        throw NSDBError.notAuthorised(error, path: path, "committing a transaction")
       } catch {
         throw NSDBError.zookeeper(error, "committing a transaction")
       }

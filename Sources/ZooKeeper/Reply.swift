@@ -8,11 +8,12 @@ enum Reply: Sendable {
   case stat(Int32, NodeStat?)
   case string(Int32, String?)
   case children(Int32, [String], NodeStat?)
+  case acl(Int32, [ZooKeeperACL], NodeStat?)
 
   var returnCode: Int32 {
     switch self {
     case .rc(let rc), .data(let rc, _, _), .stat(let rc, _), .string(let rc, _),
-      .children(let rc, _, _):
+      .children(let rc, _, _), .acl(let rc, _, _):
       return rc
     }
   }
@@ -51,6 +52,11 @@ enum Completions {
 
   static let string: string_completion_t = { rc, value, data in
     ReplyBox.take(data)?.deliver(.string(rc, value.map { String(cString: $0) }))
+  }
+
+  static let acl: acl_completion_t = { rc, vector, stat, data in
+    let entries = rc == 0 ? ZooKeeperACL.entries(vector) : []
+    ReplyBox.take(data)?.deliver(.acl(rc, entries, stat.map { NodeStat($0.pointee) }))
   }
 
   static let children: strings_stat_completion_t = { rc, strings, stat, data in

@@ -46,8 +46,11 @@ extension ZooKeeperClient {
       let slot = Int32(index)
       switch operation {
       case .create(let path, let data, let mode):
+        let acl = self.acl(forCreating: path)
+        let vector = acl == ZooKeeperACL.openUnsafe ? nil : ZooKeeperACL.vector(acl)
         data.withUnsafeBytes { bytes in
-          midge_zk_multi_create(raw, slot, path, bytes.baseAddress, Int32(bytes.count), mode.raw)
+          midge_zk_multi_create(
+            raw, slot, path, bytes.baseAddress, Int32(bytes.count), mode.raw, vector)
         }
       case .delete(let path, let version):
         midge_zk_multi_delete(raw, slot, path, version)

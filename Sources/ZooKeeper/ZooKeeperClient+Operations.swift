@@ -61,17 +61,32 @@ extension ZooKeeperClient {
     if rc != 0 { throw ZooKeeperError(returnCode: rc, path: path, isWrite: isWrite) }
   }
 
+  /// Sets the ACL nodes this client creates get, by path (nil: the open ACL).
+  public func setACLPolicy(_ policy: (@Sendable (String) -> [ZooKeeperACL])?) {
+    state.withLock { $0.aclPolicy = policy }
+  }
+
+  /// The ACL a node created at `path` gets.
+  public func acl(forCreating path: String) -> [ZooKeeperACL] {
+    state.withLock { $0.aclPolicy }?(path) ?? ZooKeeperACL.openUnsafe
+  }
+
   /// Creates a node and returns its path (with the sequence suffix for
-  /// sequential modes).
+  /// sequential modes). Its ACL is `acl`, or the client's policy's for the path.
   @discardableResult
-  public func create(_ path: String, data: [UInt8] = [], mode: CreateMode = .persistent)
-    async throws -> String
-  {
+  public func create(
+    _ path: String, data: [UInt8] = [], mode: CreateMode = .persistent,
+    acl: [ZooKeeperACL]? = nil
+  ) async throws -> String {
     let rawMode = mode.raw
+    let entries = acl ?? self.acl(forCreating: path)
+    guard let vector = ZooKeeperACL.vector(entries) else {
+      throw ZooKeeperError(.systemError, "out of memory building an ACL", path: path)
+    }
+    defer { midge_zk_acl_free(vector) }
     return try await submit(path: path, isWrite: true) { handle, context in
       withCBytes(data) { bytes, length in
-        zoo_acreate(
-          handle, path, bytes, length, midge_zk_open_acl(), rawMode, Completions.string, context)
+        zoo_acreate(handle, path, bytes, length, vector, rawMode, Completions.string, context)
       }
     } decode: { reply in
       try Self.check(reply, path: path, isWrite: true)
@@ -134,16 +149,49 @@ extension ZooKeeperClient {
 
   /// Creates `path` and any missing parents as persistent nodes; an existing
   /// node is fine. Returns without error if the whole path exists.
+  ///
+  /// Existing parts are found with `exists` first: on a secured tree a create under a
+  /// parent the client may not create in is refused as unauthorised even when the node
+  /// is already there.
   public func createPath(_ path: String, data: [UInt8] = []) async throws {
     let parts = path.split(separator: "/")
     var current = ""
+    var missing = false
     for (index, part) in parts.enumerated() {
       current += "/" + part
+      if !missing, try await exists(current) != nil { continue }
+      missing = true
       do {
         try await create(current, data: index == parts.count - 1 ? data : [])
       } catch let error as ZooKeeperError where error.code == .nodeExists {
         continue
       }
+    }
+  }
+
+  /// A node's ACL and stat.
+  public func getACL(_ path: String) async throws -> (acl: [ZooKeeperACL], stat: NodeStat) {
+    try await submit(path: path, isWrite: false) { handle, context in
+      zoo_aget_acl(handle, path, Completions.acl, context)
+    } decode: { reply in
+      try Self.check(reply, path: path, isWrite: false)
+      guard case .acl(_, let acl, let stat?) = reply else {
+        throw ZooKeeperError(.systemError, "get ACL returned no stat", path: path)
+      }
+      return (acl, stat)
+    }
+  }
+
+  /// Replaces a node's ACL if its ACL version is `version` (-1: any version).
+  public func setACL(_ path: String, _ acl: [ZooKeeperACL], version: Int32 = -1) async throws {
+    guard let vector = ZooKeeperACL.vector(acl) else {
+      throw ZooKeeperError(.systemError, "out of memory building an ACL", path: path)
+    }
+    defer { midge_zk_acl_free(vector) }
+    try await submit(path: path, isWrite: true) { handle, context in
+      zoo_aset_acl(handle, path, version, vector, Completions.void, context)
+    } decode: { reply in
+      try Self.check(reply, path: path, isWrite: true)
     }
   }
 

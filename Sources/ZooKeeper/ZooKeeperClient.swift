@@ -22,9 +22,16 @@ import Synchronization
 /// handle is dead; the client closes it, opens a new one (a new *generation*),
 /// reports `expired` then `connected`, and runs the hooks registered with
 /// ``onNewSession(_:)`` so owners re-create their ephemeral nodes.
+///
+/// Access: the client authenticates every handle it opens with its digest identities
+/// (`authentication`), before any request, so a renewed session is the same identity.
+/// Nodes it creates get the ACL its policy gives for their path (`setACLPolicy`; by
+/// default ZooKeeper's open ACL), unless a call names one.
 public final class ZooKeeperClient: Sendable {
   public let connectString: String
   public let sessionTimeout: Duration
+  /// The identities every handle authenticates as.
+  public let authentication: [DigestIdentity]
   let logger: Logger
   /// Identifies this client's watchers in the shared registry.
   let ownerID: UInt
@@ -52,6 +59,7 @@ public final class ZooKeeperClient: Sendable {
     var connectWaiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
     var subscribers: [UInt64: AsyncStream<SessionEvent>.Continuation] = [:]
     var newSessionHooks: [UInt64: @Sendable (ZooKeeperClient) async -> Void] = [:]
+    var aclPolicy: (@Sendable (String) -> [ZooKeeperACL])?
 
     mutating func token() -> UInt64 {
       defer { nextToken += 1 }
@@ -67,10 +75,12 @@ public final class ZooKeeperClient: Sendable {
   /// to also wait for the first session.
   public init(
     connectString: String, sessionTimeout: Duration = .seconds(10),
+    authentication: [DigestIdentity] = [],
     logger: Logger = Logger(label: "midge.zookeeper")
   ) throws {
     self.connectString = connectString
     self.sessionTimeout = sessionTimeout
+    self.authentication = authentication
     self.logger = logger
     self.ownerID = Self.owners.wrappingAdd(1, ordering: .relaxed).oldValue
     guard !connectString.isEmpty else {
@@ -83,10 +93,12 @@ public final class ZooKeeperClient: Sendable {
   /// Connects and waits until the first session is established.
   public static func connect(
     to connectString: String, sessionTimeout: Duration = .seconds(10),
+    authentication: [DigestIdentity] = [],
     logger: Logger = Logger(label: "midge.zookeeper"), timeout: Duration? = nil
   ) async throws -> ZooKeeperClient {
     let client = try ZooKeeperClient(
-      connectString: connectString, sessionTimeout: sessionTimeout, logger: logger)
+      connectString: connectString, sessionTimeout: sessionTimeout,
+      authentication: authentication, logger: logger)
     do {
       try await client.waitUntilConnected(timeout: timeout ?? sessionTimeout * 2)
     } catch {
@@ -123,6 +135,18 @@ public final class ZooKeeperClient: Sendable {
       throw ZooKeeperError(
         .invalidArgument, "cannot create a ZooKeeper handle for '\(connectString)'",
         cause: SystemError.current())
+    }
+    // Queued before any request: the server authenticates the connection first.
+    for identity in authentication {
+      let credential = identity.user + ":" + identity.secret
+      let rc = credential.withCString { bytes in
+        zoo_add_auth(raw, "digest", bytes, Int32(strlen(bytes)), nil, nil)
+      }
+      if rc != 0 {
+        logger.info(
+          "cannot queue ZooKeeper authentication",
+          metadata: ["zk.user": "\(identity.user)", "zk.rc": "\(rc)"])
+      }
     }
     let orphan = state.withLock { state -> Handle? in
       guard state.phase != .closed, state.generation == generation else { return Handle(raw: raw) }

@@ -58,6 +58,8 @@ public struct ZooKeeperError: Error, CustomStringConvertible, Sendable {
   public var path: String?
   /// For `multi`: the index of the operation that made the transaction fail.
   public var failedOperation: Int?
+  /// Whether the failed request was a write (known for the library's return codes).
+  public var isWrite: Bool?
   /// The C library's return code, or 0 when the error did not come from it.
   public var returnCode: Int32
   public var cause: (any Error)?
@@ -98,7 +100,9 @@ extension ZooKeeperError {
   init(returnCode rc: Int32, path: String?, isWrite: Bool, failedOperation: Int? = nil) {
     let (code, text) = Self.describe(rc, isWrite: isWrite)
     self.init(code, text, path: path, failedOperation: failedOperation, returnCode: rc)
+    self.isWrite = isWrite
   }
+
 
   // swift-format-ignore
   static func describe(_ rc: Int32, isWrite: Bool) -> (Code, String) {
