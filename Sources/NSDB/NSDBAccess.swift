@@ -123,7 +123,8 @@ public struct NSDBAccess: Sendable, Hashable {
       case "Host", "Port":
         switch parts.count {
         case 2: return .adminOnly
-        case 3: return parts[1] == "Host" ? .hostState(hostID: parts[2]) : .portState(portID: parts[2])
+        case 3:
+          return parts[1] == "Host" ? .hostState(hostID: parts[2]) : .portState(portID: parts[2])
         default: return .stateEntry(fenceable: parts[1] == "Host" && parts[3] == "lease")
         }
       case "nat":
@@ -131,7 +132,9 @@ public struct NSDBAccess: Sendable, Hashable {
       case "Bridge", "Router":
         // state/Bridge/<b>/mac_table/<vlan>/<entry>, state/Bridge/<b>/ip4_mac_table/<entry>,
         // state/Router/<r>/arp_table/<entry>.
-        if parts.count >= 4, parts[3] == "mac_table" { return parts.count <= 5 ? .shared : .sharedEntry }
+        if parts.count >= 4, parts[3] == "mac_table" {
+          return parts.count <= 5 ? .shared : .sharedEntry
+        }
         return parts.count <= 4 ? .shared : .sharedEntry
       default:
         return .adminOnly
@@ -163,7 +166,9 @@ public struct NSDBAccess: Sendable, Hashable {
   public func portStateACL(hosts: [String]) -> [ZooKeeperACL] {
     var acl = [admin]
     for host in hosts.sorted() {
-      if let id = identities.hosts[host] { acl.append(ZooKeeperACL(.all, scheme: "digest", id: id)) }
+      if let id = identities.hosts[host] {
+        acl.append(ZooKeeperACL(.all, scheme: "digest", id: id))
+      }
     }
     acl.append(agents(.read))
     return unique(acl)

@@ -36,7 +36,8 @@ extension NSDBStore {
   /// The identities the client authenticates as, for errors.
   var identityNames: String {
     client.authentication.isEmpty
-      ? "this client has no credentials" : "this client is " + client.authentication.map(\.user).joined(separator: ", ")
+      ? "this client has no credentials"
+      : "this client is " + client.authentication.map(\.user).joined(separator: ", ")
   }
 
   /// What `secure` did.

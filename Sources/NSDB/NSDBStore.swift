@@ -82,6 +82,9 @@ public final class NSDBStore: Sendable {
     wanted += [paths.version, paths.models]
     wanted += ModelType.allCases.map { paths.models($0) }
     wanted += [paths.state, paths.election]
+    // The state directories agents create under: on a secured tree only the
+    // administrator can make them (NSDBAccess).
+    wanted += ["Host", "Port", "Bridge", "Router", "nat"].map { paths.state + "/" + $0 }
     var missing: [String] = []
     do {
       for path in wanted where try await client.exists(path) == nil {

@@ -103,7 +103,6 @@ extension ZooKeeperError {
     self.isWrite = isWrite
   }
 
-
   // swift-format-ignore
   static func describe(_ rc: Int32, isWrite: Bool) -> (Code, String) {
     switch rc {

@@ -125,11 +125,12 @@ public final class ZooKeeperServer: Sendable {
 
   /// A client to this server with a short session timeout.
   public func client(
-    sessionTimeout: Duration = .seconds(4), label: String = "test"
+    sessionTimeout: Duration = .seconds(4), label: String = "test",
+    authentication: [DigestIdentity] = []
   ) async throws -> ZooKeeperClient {
     try await ZooKeeperClient.connect(
-      to: connectString, sessionTimeout: sessionTimeout, logger: Self.logger(label),
-      timeout: .seconds(20))
+      to: connectString, sessionTimeout: sessionTimeout, authentication: authentication,
+      logger: Self.logger(label), timeout: .seconds(20))
   }
 
   /// Runs `body` with a connected client, closed afterwards whatever happens.
