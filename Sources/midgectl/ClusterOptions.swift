@@ -19,6 +19,21 @@ struct ClusterOptions: ParsableArguments {
   @Option(help: "Seconds to wait for a ZooKeeper session.")
   var timeout: Int = 10
 
+  @Option(
+    help: ArgumentHelp(
+      "A credential file (mode 0600) with the identity to act as, on a secured NSDB (default: $MIDGE_CREDENTIALS).",
+      valueName: "file"))
+  var credentials: String?
+
+  /// The credential file named by the flag or the environment.
+  var credentialFile: String? {
+    if let credentials { return credentials }
+    if let value = getenv(CredentialFile.environmentVariable), value.pointee != 0 {
+      return String(cString: value)
+    }
+    return nil
+  }
+
   /// Connects, runs `body` with the store, and closes the session whatever happens.
   /// `readOnly` skips creating the NSDB layout, so a read (`check`) never writes.
   func withStore<R>(
@@ -29,10 +44,19 @@ struct ClusterOptions: ParsableArguments {
   {
     var logger = Logger(label: "midgectl")
     logger.logLevel = .warning
+    var identities: [DigestIdentity] = []
+    if let file = credentialFile {
+      do {
+        identities = try CredentialFile.load(file)
+      } catch {
+        throw CommandError("\(error)", code: .invalidInput, cause: error)
+      }
+    }
     let client: ZooKeeperClient
     do {
       client = try await ZooKeeperClient.connect(
-        to: connectString, sessionTimeout: .seconds(10), logger: logger, timeout: .seconds(timeout))
+        to: connectString, sessionTimeout: .seconds(10), authentication: identities,
+        logger: logger, timeout: .seconds(timeout))
     } catch {
       throw CommandError(
         "cannot reach ZooKeeper at \(connectString) (--zk or $MIDGE_ZK): \(error)",
@@ -41,6 +65,7 @@ struct ClusterOptions: ParsableArguments {
     let store = NSDBStore(
       client: client, root: root, logger: logger, maxRequestBytes: maxRequestBytes)
     do {
+      try await secure(store, identities: identities)
       if !readOnly { try await store.setUp() }
       let result = try await body(store)
       await client.close()
@@ -48,6 +73,31 @@ struct ClusterOptions: ParsableArguments {
     } catch {
       await client.close()
       throw error
+    }
+  }
+}
+
+extension ClusterOptions {
+  /// Makes what this command creates get the secured tree's ACLs, as its identity; on a
+  /// secured tree without credentials, says how to give them.
+  func secure(_ store: NSDBStore, identities: [DigestIdentity]) async throws {
+    guard let creator = identities.first(where: { $0.user == "admin" }) ?? identities.first
+    else {
+      do {
+        _ = try await store.client.get(store.paths.version)
+      } catch let error as ZooKeeperError where error.code == .noAuth {
+        throw CommandError(
+          "the NSDB under \(root) is secured and midgectl has no credentials: give the admin identity's file with --credentials or $\(CredentialFile.environmentVariable)",
+          code: .notPermitted, cause: error)
+      } catch {}
+      return
+    }
+    do {
+      try await store.useAccess(creator: creator)
+    } catch let error as NSDBError where error.code == .notAuthorised {
+      throw CommandError(
+        "\(error); the credential file \(credentialFile ?? "?") does not hold an identity of this NSDB",
+        code: .notPermitted, cause: error)
     }
   }
 }

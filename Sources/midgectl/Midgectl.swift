@@ -9,7 +9,7 @@ struct Midgectl: AsyncParsableCommand {
     abstract: "Operate a Midge cluster: topology bootstrap, inspection and ZooKeeper checks.",
     subcommands: [
       Apply.self, Diff.self, Get.self, Delete.self, Export.self, Graph.self, Hosts.self,
-      Ports.self, Trace.self, Check.self, Raw.self, K8s.self, Smoke.self,
+      Ports.self, Trace.self, Check.self, Raw.self, K8s.self, Acl.self, Smoke.self,
     ]
   )
 }
