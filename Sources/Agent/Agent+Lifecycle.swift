@@ -14,11 +14,13 @@ extension Agent {
   /// the control API, and returns once the topology is loaded and the bindings checked
   /// (or after `readyTimeout`, logging what is missing).
   public func start(readyTimeout: Duration = .seconds(30)) async throws {
+    let identities = try loadCredentials()
     let client: ZooKeeperClient
     do {
       client = try await ZooKeeperClient.connect(
         to: configuration.zookeeper,
         sessionTimeout: .milliseconds(configuration.sessionTimeout * 1000),
+        authentication: identities,
         logger: logger, timeout: .seconds(max(10, configuration.sessionTimeout * 2)))
     } catch {
       throw AgentError(
@@ -40,6 +42,7 @@ extension Agent {
     hostState = HostState(client: client, paths: store.paths, logger: logger)
     writer = NSDBWriter(logger: logger, metrics: metrics)
     do {
+      try await secure(store, identities: identities)
       try await store.setUp()
       try await register(store)
       try await hostState?.registerAlive(host: hostID)
@@ -132,34 +135,86 @@ extension Agent {
   /// Creates the host object if missing and publishes this host's tunnel endpoint in its
   /// tunnel zone (creating the zone if missing), in one transaction.
   func register(_ store: NSDBStore) async throws {
-    let hostID = hostID
+    // The agent writes no model objects: its Host object and tunnel-zone membership come
+    // from `midgectl apply` (docs/security.md). It waits for the Host object, and says
+    // what is missing while it does.
     let name = configuration.hostName
-    let zoneName = configuration.tunnelZone
-    let zoneID = ID(name: "\(ModelType.tunnelZone.rawValue)/\(zoneName)")
+    let zoneID = ID(name: "\(ModelType.tunnelZone.rawValue)/\(configuration.tunnelZone)")
     let endpoint = TunnelZone.Endpoint(
       address: IPv4Address(rawValue: AgentConfiguration.ipv4(configuration.tunnelAddress)!),
       port: configuration.tunnelPort)
-    try await store.transaction { transaction in
-      if try await transaction.get(Host.self, hostID) == nil {
-        try await transaction.create(Host(id: hostID, name: name))
+    var waited = 0
+    while try await !store.exists(Host.self, hostID) {
+      if waited % 50 == 0 {
+        logger.info(
+          "waiting for this host's Host object: apply a topology that names it (hosts: [{name: \(name), ...}])",
+          metadata: ["agent.host": "\(name)", "agent.host_id": "\(hostID)"])
       }
-      if var zone = try await transaction.get(TunnelZone.self, zoneID) {
-        if zone.members[hostID] != endpoint || !zone.hostIds.contains(hostID) {
-          zone.members[hostID] = endpoint
-          zone.hostIds = zone.members.keys.sorted()
-          try await transaction.update(zone)
-        }
-      } else {
-        let zone = TunnelZone(id: zoneID, name: zoneName, members: [hostID: endpoint])
-        try await transaction.create(zone)
+      waited += 1
+      try await Task.sleep(for: .milliseconds(200))
+    }
+    let zone = try? await store.get(TunnelZone.self, zoneID)
+    if let member = zone?.members[hostID] {
+      if member != endpoint {
+        logger.warning(
+          "this host's tunnel endpoint in the NSDB differs from its configuration: peers send to the NSDB's",
+          metadata: [
+            "agent.tunnel_zone": "\(configuration.tunnelZone)",
+            "agent.nsdb_endpoint": "\(member.address):\(member.port)",
+            "agent.configured": "\(configuration.tunnelAddress):\(configuration.tunnelPort)",
+          ])
       }
+    } else {
+      logger.info(
+        "this host is in no tunnel zone of that name: it reaches no other host until a topology puts it in one",
+        metadata: ["agent.tunnel_zone": "\(configuration.tunnelZone)"])
     }
     logger.info(
       "host registered",
       metadata: [
-        "agent.host": "\(name)", "agent.host_id": "\(hostID)", "agent.tunnel_zone": "\(zoneName)",
+        "agent.host": "\(name)", "agent.host_id": "\(hostID)",
+        "agent.tunnel_zone": "\(configuration.tunnelZone)",
         "agent.tunnel": "\(configuration.tunnelAddress):\(configuration.tunnelPort)",
       ])
+  }
+
+  /// The identities in the configured credential file (or `$MIDGE_CREDENTIALS`'s); none
+  /// when neither names one.
+  func loadCredentials() throws -> [DigestIdentity] {
+    var file = configuration.credentials
+    if file == nil, let value = getenv(CredentialFile.environmentVariable), value.pointee != 0 {
+      file = String(cString: value)
+    }
+    guard let file else { return [] }
+    do {
+      return try CredentialFile.load(file)
+    } catch {
+      throw AgentError(.configuration, "\(error)")
+    }
+  }
+
+  /// On a secured NSDB, what the agent creates gets the tree's ACLs, made by this host's
+  /// own identity; without credentials there, a clear error.
+  func secure(_ store: NSDBStore, identities: [DigestIdentity]) async throws {
+    let own = NSDBIdentities.hostUser(configuration.hostName)
+    guard let creator = identities.first(where: { $0.user == own }) ?? identities.last else {
+      do {
+        _ = try await store.client.get(store.paths.version)
+      } catch let error as ZooKeeperError where error.code == .noAuth {
+        throw AgentError(
+          .registration,
+          "the NSDB under \(configuration.root) is secured and this agent has no credentials: name the file of its identities (credentials: in the configuration, --credentials or $\(CredentialFile.environmentVariable))"
+        )
+      } catch {}
+      return
+    }
+    guard identities.contains(where: { $0.user == own }) else {
+      throw AgentError(
+        .configuration,
+        "the credential file holds no identity for this host (\(own)): make one with `midgectl acl add-host`"
+      )
+    }
+    try await store.useAccess(creator: creator)
   }
 
   /// A graceful stop: the session is closed first, then the datapath stops.

@@ -59,6 +59,10 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
   /// Where the per-port flow-state logs live (conntrack and NAT state a restarted agent
   /// resumes from).
   public var flowStateDirectory: String = "/var/lib/midge/flow-state"
+  /// A credential file (mode 0600) with the identities the agent authenticates to
+  /// ZooKeeper as: the shared agent identity and this host's own (docs/security.md). nil:
+  /// `$MIDGE_CREDENTIALS`, else none (an open NSDB only).
+  public var credentials: String?
   /// Where the agent keeps its current ZooKeeper session's id and password (rewritten on
   /// every new session, removed on a clean stop), for `midge-supervisor`: when the agent
   /// dies the supervisor closes that session, so its ports fail over at once instead of
@@ -113,6 +117,7 @@ public struct AgentConfiguration: Codable, Sendable, Hashable {
     udpTimeout = try value(.udpTimeout, defaults.udpTimeout)
     otherTimeout = try value(.otherTimeout, defaults.otherTimeout)
     sessionFile = try container.decodeIfPresent(String.self, forKey: .sessionFile)
+    credentials = try container.decodeIfPresent(String.self, forKey: .credentials)
     livenessInterval = try value(.livenessInterval, defaults.livenessInterval)
     livenessMultiplier = try value(.livenessMultiplier, defaults.livenessMultiplier)
     gatewayLease = try value(.gatewayLease, defaults.gatewayLease)
@@ -254,6 +259,6 @@ extension AgentConfiguration {
     case pendingTimeout, interfacePollInterval, macRetention, flowStateDirectory
     case topologyIdleTimeout, sessionFile, livenessInterval, livenessMultiplier, gatewayLease
     case gatewayLeaseGuard, gatewayHoldDown, tcpEstablishedTimeout, tcpClosingTimeout
-    case udpTimeout, otherTimeout
+    case udpTimeout, otherTimeout, credentials
   }
 }

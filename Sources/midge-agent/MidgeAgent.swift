@@ -30,6 +30,8 @@ struct MidgeAgent: AsyncParsableCommand {
   @Option(help: "Seconds an unused topology object loaded on demand is kept.")
   var topologyIdleTimeout: Double?
   @Option(help: "Where the per-port flow-state logs live.") var flowStateDirectory: String?
+  @Option(help: "A credential file (mode 0600) for a secured NSDB (else $MIDGE_CREDENTIALS).")
+  var credentials: String?
   @Option(help: "Seconds between liveness hellos to other hosts over the tunnels (0: off).")
   var livenessInterval: Double?
   @Option(help: "Missed liveness hellos before a host is down.") var livenessMultiplier: Int?
@@ -62,6 +64,7 @@ struct MidgeAgent: AsyncParsableCommand {
       if let hostName { settings.hostName = hostName }
       if let hostIdFile { settings.hostIdFile = hostIdFile }
       if let tunnelZone { settings.tunnelZone = tunnelZone }
+      if let credentials { settings.credentials = credentials }
       if let tunnelAddress { settings.tunnelAddress = tunnelAddress }
       if let tunnelPort { settings.tunnelPort = tunnelPort }
       if let logLevel { settings.logLevel = logLevel }
