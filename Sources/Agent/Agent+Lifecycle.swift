@@ -14,13 +14,13 @@ extension Agent {
   /// the control API, and returns once the topology is loaded and the bindings checked
   /// (or after `readyTimeout`, logging what is missing).
   public func start(readyTimeout: Duration = .seconds(30)) async throws {
-    let identities = try loadCredentials()
+    let credentials = try loadCredentials()
     let client: ZooKeeperClient
     do {
       client = try await ZooKeeperClient.connect(
         to: configuration.zookeeper,
         sessionTimeout: .milliseconds(configuration.sessionTimeout * 1000),
-        authentication: identities,
+        authentication: credentials.identities,
         logger: logger, timeout: .seconds(max(10, configuration.sessionTimeout * 2)))
     } catch {
       throw AgentError(
@@ -42,7 +42,7 @@ extension Agent {
     hostState = HostState(client: client, paths: store.paths, logger: logger)
     writer = NSDBWriter(logger: logger, metrics: metrics)
     do {
-      try await secure(store, identities: identities)
+      try await secure(store, credentials: credentials)
       try await store.setUp()
       try await register(store)
       try await hostState?.registerAlive(host: hostID)
@@ -180,14 +180,14 @@ extension Agent {
 
   /// The identities in the configured credential file (or `$MIDGE_CREDENTIALS`'s); none
   /// when neither names one.
-  func loadCredentials() throws -> [DigestIdentity] {
+  func loadCredentials() throws -> CredentialFile.Credentials {
     var file = configuration.credentials
     if file == nil, let value = getenv(CredentialFile.environmentVariable), value.pointee != 0 {
       file = String(cString: value)
     }
-    guard let file else { return [] }
+    guard let file else { return CredentialFile.Credentials(identities: []) }
     do {
-      return try CredentialFile.load(file)
+      return try CredentialFile.loadFile(file)
     } catch {
       throw AgentError(.configuration, "\(error)")
     }
@@ -195,7 +195,8 @@ extension Agent {
 
   /// On a secured NSDB, what the agent creates gets the tree's ACLs, made by this host's
   /// own identity; without credentials there, a clear error.
-  func secure(_ store: NSDBStore, identities: [DigestIdentity]) async throws {
+  func secure(_ store: NSDBStore, credentials: CredentialFile.Credentials) async throws {
+    let identities = credentials.identities
     let own = NSDBIdentities.hostUser(configuration.hostName)
     guard let creator = identities.first(where: { $0.user == own }) ?? identities.last else {
       do {
@@ -214,7 +215,16 @@ extension Agent {
         "the credential file holds no identity for this host (\(own)): make one with `midgectl acl add-host`"
       )
     }
-    try await store.useAccess(creator: creator)
+    if try await store.useAccess(creator: creator) == nil, let admin = credentials.adminID,
+      let agents = identities.first(where: { $0.user == "agents" })
+    {
+      // An open tree: what this agent makes is secured from the start all the same, so
+      // that securing the tree in place later has nothing of its to fix.
+      store.useAccess(
+        NSDBAccess(
+          identities: NSDBIdentities(admin: admin, agents: agents.id), paths: store.paths,
+          creator: creator.id))
+    }
   }
 
   /// A graceful stop: the session is closed first, then the datapath stops.

@@ -12,9 +12,25 @@ import ZooKeeper
 ///         secret: 9vQ3...
 ///       - user: host-host-1
 ///         secret: Xk2P...
+///     admin: admin:Qm9v...   # the administrator's public id (agents' files)
+///
+/// An agent's file names the administrator's public id, so that what the agent creates
+/// names the administrator from the start, even before the tree is secured.
 ///
 /// Every error names the file and what to do.
 public enum CredentialFile {
+  /// What one file holds.
+  public struct Credentials: Sendable {
+    public var identities: [DigestIdentity]
+    /// The administrator's public id, if the file names it.
+    public var adminID: String?
+
+    public init(identities: [DigestIdentity], adminID: String? = nil) {
+      self.identities = identities
+      self.adminID = adminID
+    }
+  }
+
   /// The environment variable that names a credential file when no flag or setting does.
   public static let environmentVariable = "MIDGE_CREDENTIALS"
 
@@ -24,10 +40,16 @@ public enum CredentialFile {
       var secret: String
     }
     var identities: [Identity]
+    var admin: String?
   }
 
   /// The identities in the file at `path`.
   public static func load(_ path: String) throws -> [DigestIdentity] {
+    try loadFile(path).identities
+  }
+
+  /// Everything in the file at `path`.
+  public static func loadFile(_ path: String) throws -> Credentials {
     var info = stat()
     guard stat(path, &info) == 0 else {
       throw NSDBError(
@@ -57,18 +79,25 @@ public enum CredentialFile {
       throw NSDBError(.invalidArgument, "the credential file \(path) names no identity")
     }
     do {
-      return try contents.identities.map { try DigestIdentity(user: $0.user, secret: $0.secret) }
+      return Credentials(
+        identities: try contents.identities.map {
+          try DigestIdentity(user: $0.user, secret: $0.secret)
+        }, adminID: contents.admin)
     } catch {
       throw NSDBError(.invalidArgument, "the credential file \(path): \(error)")
     }
   }
 
-  /// Writes `identities` to a new file at `path`, mode 0600 (refuses to overwrite).
-  public static func write(_ identities: [DigestIdentity], to path: String) throws {
+  /// Writes `identities` (and the administrator's public id) to a new file at `path`,
+  /// mode 0600 (refuses to overwrite).
+  public static func write(
+    _ identities: [DigestIdentity], adminID: String? = nil, to path: String
+  ) throws {
     var text = "# Midge credentials: keep this file mode 0600\nidentities:\n"
     for identity in identities {
       text += "  - user: \(identity.user)\n    secret: \(identity.secret)\n"
     }
+    if let adminID { text += "admin: \(adminID)\n" }
     let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
     guard fd >= 0 else {
       throw NSDBError(

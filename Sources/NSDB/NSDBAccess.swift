@@ -147,11 +147,18 @@ public struct NSDBAccess: Sendable, Hashable {
   /// The ACL of a node created at `path` by this policy's creator.
   public func acl(_ path: String) -> [ZooKeeperACL] {
     let creator = ZooKeeperACL(.all, scheme: "digest", id: creator)
+    // A host that makes its own state node (on a tree not secured yet, where the
+    // administrator has not made it) keeps the right to write under it.
+    let maker = self.creator == identities.admin ? [] : [creator]
     switch place(path) {
-    case .adminOnly, .portState:
+    case .adminOnly:
       return [admin, agents(.read)]
+    case .portState:
+      return unique([admin] + maker + [agents(.read)])
     case .hostState(let host):
-      guard let id = identities.hosts[host] else { return [admin, agents(.read)] }
+      guard let id = identities.hosts[host] else {
+        return unique([admin] + maker + [agents(.read)])
+      }
       return [admin, ZooKeeperACL(.all, scheme: "digest", id: id), agents(.read)]
     case .stateEntry(let fenceable):
       return unique([admin, creator, agents(fenceable ? [.read, .write] : .read)])
@@ -159,6 +166,22 @@ public struct NSDBAccess: Sendable, Hashable {
       return [admin, agents([.read, .create, .delete])]
     case .sharedEntry:
       return unique([admin, creator, agents(.read)])
+    }
+  }
+
+  /// Whether `acl` is right for `path`: the policy's, or for an entry, the policy's as
+  /// any known host (or the administrator) would have made it.
+  public func isAcceptable(_ acl: [ZooKeeperACL], at path: String) -> Bool {
+    let have = Set(acl)
+    if have == Set(self.acl(path)) { return true }
+    switch place(path) {
+    case .stateEntry, .sharedEntry:
+      let makers = [identities.admin] + Array(identities.hosts.values)
+      return makers.contains { maker in
+        have == Set(NSDBAccess(identities: identities, paths: paths, creator: maker).acl(path))
+      }
+    default:
+      return false
     }
   }
 

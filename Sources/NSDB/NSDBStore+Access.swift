@@ -30,7 +30,50 @@ extension NSDBStore {
     guard let identities = try await identities() else { return nil }
     let access = NSDBAccess(identities: identities, paths: paths, creator: creator.id)
     client.setACLPolicy { access.acl($0) }
+    accessPolicy.withLock { $0 = access }
     return access
+  }
+
+  /// Uses `access` for everything this store's client creates.
+  public func useAccess(_ access: NSDBAccess) {
+    client.setACLPolicy { access.acl($0) }
+    accessPolicy.withLock { $0 = access }
+  }
+
+  /// The secured tree's policy this store uses (nil: open).
+  public var access: NSDBAccess? { accessPolicy.withLock { $0 } }
+
+  /// Makes the state node of every host in `hosts` and of every port in `ports` that a
+  /// host may serve, with the ACL that lets exactly those hosts write under it (plus
+  /// `extraHosts[port]`: a port that moves is writable by both hosts while the move
+  /// commits, so the new host never sees its binding before it may activate the port).
+  public func secureState(
+    _ access: NSDBAccess, hosts: [ID], ports: [Port], extraHosts: [ID: [ID]] = [:]
+  ) async throws {
+    var wanted: [(String, [ZooKeeperACL])] = []
+    for host in hosts {
+      wanted.append((paths.state(.host, host), access.acl(paths.state(.host, host))))
+    }
+    for port in ports {
+      var hosts = port.candidates.map(\.hostId) + (extraHosts[port.id] ?? [])
+      if let host = port.hostId { hosts.append(host) }
+      guard !hosts.isEmpty else { continue }
+      wanted.append(
+        (paths.state(.port, port.id), access.portStateACL(hosts: hosts.map(\.description))))
+    }
+    for (path, acl) in wanted {
+      do {
+        if try await client.exists(path) == nil {
+          try await client.create(path, acl: acl)
+        } else if Set(try await client.getACL(path).acl) != Set(acl) {
+          try await client.setACL(path, acl)
+        }
+      } catch let error as ZooKeeperError where error.code == .nodeExists {
+        try await client.setACL(path, acl)
+      } catch {
+        throw NSDBError.zookeeper(error, "securing \(path)")
+      }
+    }
   }
 
   /// The identities the client authenticates as, for errors.
@@ -103,7 +146,7 @@ extension NSDBStore {
       let want = wanted[path] ?? access.acl(path)
       do {
         let (have, _) = try await client.getACL(path)
-        if Set(have) == Set(want) {
+        if Set(have) == Set(want) || (wanted[path] == nil && access.isAcceptable(have, at: path)) {
           report.unchanged += 1
         } else {
           try await client.setACL(path, want)
@@ -159,7 +202,7 @@ extension NSDBStore {
         let differs =
           access.map { access in
             path.hasPrefix(paths.version + "/state/Port/") || path.hasPrefix(paths.state + "/Host/")
-              ? have.contains(where: \.isWorld) : Set(have) != Set(access.acl(path))
+              ? have.contains(where: \.isWorld) : !access.isAcceptable(have, at: path)
           } ?? false
         if (open || differs) && findings.count < limit {
           findings.append(ACLFinding(path: path, have: have, open: open))
@@ -168,6 +211,8 @@ extension NSDBStore {
         queue += try await client.children(path).children.map { path + "/" + $0 }
       } catch let error as ZooKeeperError where error.code == .noNode {
         continue
+      } catch let error as ZooKeeperError where error.code == .noAuth {
+        continue  // closed to this client, so not open to anyone either
       } catch {
         throw NSDBError.zookeeper(error, "reading the ACL of \(path)")
       }

@@ -81,12 +81,33 @@ extension NSDBStore {
   /// otherwise left alone, and their references into it are kept.
   /// Re-applying the same topology changes nothing. On a fresh root the layout
   /// is created in the same multi: an apply that fails writes nothing at all.
+  ///
+  /// On a secured tree (`useAccess`), the state nodes of the topology's hosts and bound
+  /// ports are made first with the ACLs that let those hosts write under them: a port
+  /// that moves is writable by its old and new host until the move committed, then by
+  /// the new one alone.
   @discardableResult
   public func apply(_ desired: TopologySnapshot, prune: Bool) async throws -> ApplyPlan {
-    try await transaction { tx in
+    // Only the administrator may set ACLs; anyone else's apply is refused by the models'.
+    guard let access, access.creator == access.identities.admin else {
+      return try await transaction { tx in
+        tx.layout = try await missingLayout()
+        return try await tx.reconcile(desired, prune: prune, write: true)
+      }
+    }
+    var previous: [ID: [ID]] = [:]
+    for port in try await getAll(Port.self) where desired.ports[port.id] != nil {
+      previous[port.id] = port.candidates.map(\.hostId) + (port.hostId.map { [$0] } ?? [])
+    }
+    let hosts = Array(desired.hosts.keys)
+    let ports = Array(desired.ports.values)
+    try await secureState(access, hosts: hosts, ports: ports, extraHosts: previous)
+    let plan = try await transaction { tx in
       tx.layout = try await missingLayout()
       return try await tx.reconcile(desired, prune: prune, write: true)
     }
+    try await secureState(access, hosts: hosts, ports: ports)
+    return plan
   }
 }
 

@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import Topology
 import ZooKeeper
 
@@ -22,6 +23,8 @@ public final class NSDBStore: Sendable {
   /// a server applies to every request it reads (1 MiB - 1 by default). A larger
   /// transaction fails with `.tooLarge` before anything is sent.
   public let maxRequestBytes: Int
+  /// The secured tree's policy, once `useAccess` found one (nil: an open tree).
+  let accessPolicy = Mutex<NSDBAccess?>(nil)
 
   /// ZooKeeper's default `jute.maxbuffer`: 0xfffff bytes.
   public static let defaultMaxRequestBytes = 0xfffff

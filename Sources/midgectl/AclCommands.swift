@@ -41,7 +41,8 @@ enum IdentityDirectory {
   ) throws {
     let host = try DigestIdentity(
       user: NSDBIdentities.hostUser(name), secret: CredentialFile.newSecret())
-    try CredentialFile.write([agents, host], to: self.host(directory, name))
+    try CredentialFile.write(
+      [agents, host], adminID: identities.admin, to: self.host(directory, name))
     identities.hosts[TopologyFile.id(.host, name).description] = host.id
   }
 
@@ -56,7 +57,8 @@ struct AclInit: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "init",
     abstract:
-      "Make new identities: admin.credentials, agents.credentials, host-<name>.credentials (each mode 0600) and identities.json (public) in a new directory. Touches no NSDB.")
+      "Make new identities: admin.credentials, agents.credentials, host-<name>.credentials (each mode 0600) and identities.json (public) in a new directory. Touches no NSDB."
+  )
 
   @Option(help: "The directory to make (it must not exist).")
   var dir: String
@@ -111,7 +113,8 @@ struct AclApply: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "apply",
     abstract:
-      "Secure the NSDB in place: record the identities and set every node's ACL (run with the admin identity; again after adding hosts).")
+      "Secure the NSDB in place: record the identities and set every node's ACL (run with the admin identity; again after adding hosts)."
+  )
 
   @OptionGroup var cluster: ClusterOptions
 
@@ -142,7 +145,8 @@ struct AclShow: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "show",
     abstract:
-      "List the nodes anyone may write, and (on a secured tree) those whose ACL is not what the policy says.")
+      "List the nodes anyone may write, and (on a secured tree) those whose ACL is not what the policy says."
+  )
 
   @OptionGroup var cluster: ClusterOptions
 

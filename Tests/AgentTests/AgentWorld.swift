@@ -53,9 +53,14 @@ final class AgentWorld: @unchecked Sendable {
 
   static var supervisorBinary: String { Requirement.productPath("midge-supervisor") }
 
+  /// With credentials: `midgectl acl init` made the identities here, every agent runs
+  /// with its host's credential file, and the harness's own store is the administrator.
+  /// The tree stays open until something secures it (`secure()`).
+  let identities: String?
+
   init(
     zookeeper: ZooKeeperServer, sessionTimeout: Double = 2, agentArguments: [String] = [],
-    supervised: Bool = false
+    supervised: Bool = false, credentials: Bool = false
   ) throws {
     self.zookeeper = zookeeper
     self.sessionTimeout = sessionTimeout
@@ -66,6 +71,30 @@ final class AgentWorld: @unchecked Sendable {
     directory = NSTemporaryDirectory() + "midge-e2e-\(suffix)"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     try Requirement.check(supervised ? Requirement.supervisedAgents : Requirement.agents)
+    identities = credentials ? directory + "/identities" : nil
+    if let identities {
+      let made = runCommand(
+        [
+          Self.midgectlBinary, "acl", "init", "--dir", identities, "--host", "host-1", "--host",
+          "host-2",
+        ], timeout: 30)
+      guard made.status == 0 else { throw HarnessError("acl init: \(made.output)") }
+    }
+  }
+
+  static var midgectlBinary: String { Requirement.productPath("midgectl") }
+
+  /// Runs `midgectl` against this world's NSDB, as the administrator when there are
+  /// identities (or with `credentials`, a file of the identity directory; "" for none).
+  func midgectl(_ arguments: [String], credentials: String? = nil) -> (
+    status: Int32, output: String
+  ) {
+    var flags = ["--zk", zookeeper.connectString, "--root", root]
+    if let identities {
+      let file = credentials ?? "admin.credentials"
+      if !file.isEmpty { flags += ["--credentials", identities + "/" + file] }
+    }
+    return runCommand([Self.midgectlBinary] + arguments + flags, timeout: 60)
   }
 
   deinit { cleanUp() }
@@ -134,7 +163,8 @@ final class AgentWorld: @unchecked Sendable {
         "\(agent.tunnelPort)", "--control-address", "127.0.0.1:\(agent.controlPort)",
         "--session-timeout", "\(sessionTimeout)", "--log-level", "info",
         "--flow-state-directory", directory + "/\(agent.host)-flow-state",
-      ] + agentArguments, output: agent.log)
+      ] + (identities.map { ["--credentials", $0 + "/host-\(agent.host).credentials"] } ?? [])
+        + agentArguments, output: agent.log)
   }
 
   /// Waits until agent `index` answers `/health` with ready (at most 20 s).
@@ -183,10 +213,19 @@ final class AgentWorld: @unchecked Sendable {
 
   /// Runs `body` with a store on this world's root.
   func withStore<T>(_ body: (NSDBStore) async throws -> T) async throws -> T {
-    try await zookeeper.withClient(sessionTimeout: .seconds(10)) { client in
+    let admin = try identities.map { try CredentialFile.load($0 + "/admin.credentials") } ?? []
+    let client = try await zookeeper.client(
+      sessionTimeout: .seconds(10), label: "world", authentication: admin)
+    do {
       let store = NSDBStore(client: client, root: root, logger: logger)
+      if let creator = admin.first { try await store.useAccess(creator: creator) }
       try await store.setUp()
-      return try await body(store)
+      let result = try await body(store)
+      await client.close()
+      return result
+    } catch {
+      await client.close()
+      throw error
     }
   }
 
