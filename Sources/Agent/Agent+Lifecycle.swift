@@ -333,6 +333,14 @@ extension Agent {
       if topologyReady { reconcileBindings(force: false) }
     }
     expirePending(now)
+    // Tunnel datagrams are taken from the alive hosts of this host's tunnel zones only:
+    // whether each is alive is watched from the moment it shares a zone with this one.
+    for host in core.tunnelZoneMembers.keys { watch(.alive(host)) }
+    let peers = core.tunnelPeers
+    if peers != tunnelPeers, let datapath {
+      tunnelPeers = peers
+      datapath.setTunnelPeers(peers)
+    }
     metrics.conntrackEntries.store(core.flowState.conntrackCount, ordering: .relaxed)
     metrics.natBindings.store(core.flowState.natCount, ordering: .relaxed)
     metrics.natBlocks.store(core.leasedNATBlocks, ordering: .relaxed)

@@ -21,6 +21,8 @@ public final class AgentMetrics: Sendable {
   public let flowStateSent = Atomic<UInt64>(0)
   public let flowStateReceived = Atomic<UInt64>(0)
   public let flowStateRejected = Atomic<UInt64>(0)
+  /// Flow-state messages whose MAC did not verify.
+  public let tunnelBadMAC = Atomic<UInt64>(0)
   public let flowStateExpired = Atomic<UInt64>(0)
   public let flowStateRefreshed = Atomic<UInt64>(0)
   public let conntrackEntries = Atomic<Int>(0)
@@ -148,6 +150,14 @@ public final class AgentMetrics: Sendable {
           labels: [("reason", reason)], count)
       }
 
+      let rejectedHelp =
+        "Tunnel datagrams refused: from no alive peer of a shared tunnel zone (unknown_source), or flow-state messages whose MAC did not verify (bad_mac)."
+      exporter.counter(
+        "midge_agent_tunnel_rejected_total", rejectedHelp, labels: [("reason", "unknown_source")],
+        datapath[DatapathSwitch.tunnelPort]?.unknownSource ?? 0)
+      exporter.counter(
+        "midge_agent_tunnel_rejected_total", rejectedHelp, labels: [("reason", "bad_mac")],
+        tunnelBadMAC.load(ordering: .relaxed))
       let ports = datapath.keys.sorted()
       exporter.gauge(
         "midge_datapath_flows", "Flows installed in the datapath (all ports).",

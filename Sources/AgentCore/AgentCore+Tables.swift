@@ -51,6 +51,31 @@ extension AgentCore {
     return (TopologyApplied(old: old, new: new, changed: true), out)
   }
 
+  /// Where this host takes tunnel datagrams from: the endpoints of the alive hosts that
+  /// share a tunnel zone with it. Anything else on the underlay is dropped before it is
+  /// looked at (docs/security.md).
+  /// A member whose liveness is not known yet (its watch has not answered) counts as
+  /// alive: a host that just started must not drop its peers' first datagrams.
+  public var tunnelPeers: Set<TunnelEndpoint> {
+    tunnelZoneMembers.reduce(into: Set<TunnelEndpoint>()) { peers, member in
+      if aliveHosts.contains(member.key) || !livenessKnown.contains(member.key) {
+        peers.insert(member.value)
+      }
+    }
+  }
+
+  /// The other hosts that share a tunnel zone with this one, and their endpoints (the
+  /// agent watches whether each is alive).
+  public var tunnelZoneMembers: [ID: TunnelEndpoint] {
+    var members: [ID: TunnelEndpoint] = [:]
+    for zone in snapshot.tunnelZones.values where zone.members[hostID] != nil {
+      for (host, endpoint) in zone.members where host != hostID {
+        members[host] = TunnelEndpoint(address: endpoint.address, port: endpoint.port)
+      }
+    }
+    return members
+  }
+
   /// Tunnel endpoints from every tunnel zone; flows toward a host whose endpoint moved
   /// are invalidated through the ports it serves.
   mutating func refreshEndpoints(into out: inout [AgentDirective]) {
@@ -89,6 +114,7 @@ extension AgentCore {
 
   /// A host's liveness: the ports it serves are reachable only while it is alive.
   public mutating func setAlive(_ host: ID, _ alive: Bool) -> [AgentDirective] {
+    livenessKnown.insert(host)
     guard aliveHosts.contains(host) != alive else { return [] }
     if alive { aliveHosts.insert(host) } else { aliveHosts.remove(host) }
     var out: [AgentDirective] = []

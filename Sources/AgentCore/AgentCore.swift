@@ -133,6 +133,8 @@ public struct AgentCore: Sendable {
   public internal(set) var activations: [ID: PortActivation] = [:]
   /// Hosts known alive (this host always is).
   public internal(set) var aliveHosts: Set<ID>
+  /// Hosts whose liveness was reported at least once.
+  public internal(set) var livenessKnown: Set<ID> = []
 
   /// Replicas of the state tables, by device.
   public internal(set) var macTables: [ID: [MACAddress: ID]] = [:]

@@ -211,6 +211,12 @@ public final class DatapathSwitch: Sendable {
     tunnelLoop?.loop.post(.mapTunnelKey(key, port))
   }
 
+  /// Takes tunnel datagrams only from `peers` (nil: from anyone); the others are dropped
+  /// and counted (`PortCounters.Snapshot.unknownSource` of the tunnel loop).
+  public func setTunnelPeers(_ peers: Set<TunnelEndpoint>?) {
+    tunnelLoop?.loop.post(.setTunnelPeers(peers))
+  }
+
   /// Every flow of every loop.
   public func dump() async -> [FlowSnapshot] {
     var result: [FlowSnapshot] = []

@@ -1,3 +1,4 @@
+import Addresses
 import CDatapath
 import Glibc
 
@@ -76,6 +77,16 @@ struct MessageBatch {
 
   /// The received length of message `index`.
   func length(_ index: Int) -> Int { Int(headers[index].msg_len) }
+
+  /// The IPv4 source of UDP message `index` (nil for another family).
+  func sourceIPv4(_ index: Int) -> TunnelEndpoint? {
+    let raw = UnsafeRawPointer(names + index)
+    guard raw.load(as: sockaddr.self).sa_family == sa_family_t(AF_INET) else { return nil }
+    let address = raw.load(as: sockaddr_in.self)
+    return TunnelEndpoint(
+      address: IPv4Address(rawValue: UInt32(bigEndian: address.sin_addr.s_addr)),
+      port: UInt16(bigEndian: address.sin_port))
+  }
 
   /// The AF_PACKET packet type of message `index` (PACKET_OUTGOING for our own).
   func packetType(_ index: Int) -> UInt8 {

@@ -55,6 +55,8 @@ extension PacketLoop {
       queue.ports[port] = nil
     case .mapTunnelKey(let key, let port):
       tunnelPorts[key] = port
+    case .setTunnelPeers(let peers):
+      tunnelPeers = peers
     case .dump(let continuation):
       continuation.resume(returning: table.dump())
     }

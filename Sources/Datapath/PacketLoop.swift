@@ -64,6 +64,7 @@ final class PacketLoop: @unchecked Sendable {
     case addPort(UInt32, PacketSocket)
     case removePort(UInt32)
     case mapTunnelKey(UInt32, UInt32?)
+    case setTunnelPeers(Set<TunnelEndpoint>?)
     case dump(CheckedContinuation<[FlowSnapshot], Never>)
   }
 
@@ -106,6 +107,8 @@ final class PacketLoop: @unchecked Sendable {
   /// First misses of their keys in the current batch, handed over when it is done.
   var newMisses: [DatapathMiss] = []
   var tunnelPorts: [UInt32: UInt32] = [:]
+  /// The endpoints tunnel datagrams are taken from (nil: any).
+  var tunnelPeers: Set<TunnelEndpoint>?
   var nextLinkCheck: UInt64 = 0
   var nextExpiry: UInt64 = 0
   var sawCarrier = false
@@ -285,12 +288,21 @@ final class PacketLoop: @unchecked Sendable {
         tally.dropped += UInt64(count)
       }
     case .tunnel:
+      var unknown: UInt64 = 0
       for index in 0..<count {
+        tally.accepted += 1
+        if let peers = tunnelPeers {
+          guard let source = receiveBatch.sourceIPv4(index), peers.contains(source) else {
+            unknown += 1
+            tally.dropped += 1
+            continue
+          }
+        }
         let payload = UnsafeRawBufferPointer(
           start: receiveBatch.buffer(index), count: receiveBatch.length(index))
-        tally.accepted += 1
         if !deliverTunnelled(payload) { tally.dropped += 1 }
       }
+      if unknown > 0 { counters.unknownSource.add(unknown, ordering: .relaxed) }
     }
     queue.flush()
     if !newMisses.isEmpty {

@@ -17,6 +17,8 @@ public final class PortCounters: Sendable {
     /// Flows in the loop's table (a gauge, updated after every batch of commands and
     /// every expiry pass).
     public var flows: Int = 0
+    /// Tunnel datagrams refused because they came from no known peer's endpoint.
+    public var unknownSource: UInt64 = 0
   }
 
   let received = Atomic<UInt64>(0)
@@ -25,12 +27,14 @@ public final class PortCounters: Sendable {
   let transmitted = Atomic<UInt64>(0)
   let dropped = Atomic<UInt64>(0)
   let flows = Atomic<Int>(0)
+  let unknownSource = Atomic<UInt64>(0)
 
   /// The counters now.
   public var snapshot: Snapshot {
     Snapshot(
       received: received.load(ordering: .relaxed), hits: hits.load(ordering: .relaxed),
       misses: misses.load(ordering: .relaxed), transmitted: transmitted.load(ordering: .relaxed),
-      dropped: dropped.load(ordering: .relaxed), flows: flows.load(ordering: .relaxed))
+      dropped: dropped.load(ordering: .relaxed), flows: flows.load(ordering: .relaxed),
+      unknownSource: unknownSource.load(ordering: .relaxed))
   }
 }

@@ -92,3 +92,24 @@ struct Ownership {
     }
   }
 }
+
+extension K8sTranslation {
+  /// The translation to apply without pruning: nodes that are hosts already keep their
+  /// tunnel-zone membership (the manifests say nothing of tunnels, and the agent writes
+  /// no model objects, so a membership lost here would stay lost).
+  public func desired(keepingHostsOf current: TopologySnapshot) -> TopologySnapshot {
+    var result = snapshot
+    for id in snapshot.hosts.keys {
+      guard let existing = current.hosts[id], !existing.tunnelZoneIds.isEmpty else { continue }
+      result.hosts[id]?.tunnelZoneIds = existing.tunnelZoneIds
+      for zone in existing.tunnelZoneIds {
+        guard let stored = current.tunnelZones[zone] else { continue }
+        result.tunnelZones[zone] = stored
+        for member in stored.hostIds where result.hosts[member] == nil {
+          if let host = current.hosts[member] { result.hosts[member] = host }
+        }
+      }
+    }
+    return result
+  }
+}

@@ -54,7 +54,9 @@ struct K8sApply: AsyncParsableCommand {
       for port in try await store.getAll(Port.self) { keys[port.id] = port.tunnelKey }
       let translation = try translateManifests(file, tunnelKeys: keys)
       let current = try await store.snapshot()
-      let desired = prune ? translation.desired(pruning: current) : translation.snapshot
+      let desired =
+        prune
+        ? translation.desired(pruning: current) : translation.desired(keepingHostsOf: current)
       let plan =
         dryRun
         ? try await store.plan(desired, prune: prune) : try await store.apply(desired, prune: prune)

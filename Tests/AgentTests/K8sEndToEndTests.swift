@@ -61,7 +61,10 @@ final class K8sWorld: PodNetwork, @unchecked Sendable {
       """
     try await withStore { store in
       _ = try await store.apply(try TopologyFile.parse(hosts), prune: false)
-      _ = try await store.apply(translation.snapshot, prune: false)
+      var current = TopologySnapshot()
+      for host in try await store.getAll(Host.self) { current.hosts[host.id] = host }
+      for zone in try await store.getAll(TunnelZone.self) { current.tunnelZones[zone.id] = zone }
+      _ = try await store.apply(translation.desired(keepingHostsOf: current), prune: false)
       for entry in translation.macEntries {
         let table = MACTable.macTable(
           client: store.client, paths: store.paths, bridge: entry.bridge, logger: logger)
