@@ -97,7 +97,7 @@ let package = Package(
         "AgentCore", "Addresses", "NSDB", "Simulation", "Datapath", "Packets", "Topology",
         "ZooKeeper", "LZ4",
         "Liveness",
-        log,
+        log, crypto,
         .product(name: "Yams", package: "Yams"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         .product(name: "NIOCore", package: "swift-nio"),

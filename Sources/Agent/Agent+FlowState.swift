@@ -17,9 +17,10 @@ extension Agent {
     let message = FlowStateMessage.encode(
       copy.changes, handOver: copy.handOver, owner: copy.owner, closing: copy.closing)
     for port in copy.logPorts { flowStateLog.append(message, port: port) }
-    guard let datapath else { return }
+    guard let datapath, !copy.recipients.isEmpty else { return }
+    let sealed = flowStateSeal.seal(message)
     for remote in copy.recipients.values {
-      datapath.sendMessage(message, to: remote, before: copy.before)
+      datapath.sendMessage(sealed, to: remote, before: copy.before)
       metrics.flowStateSent.add(1, ordering: .relaxed)
     }
   }
@@ -77,8 +78,16 @@ extension Agent {
 
   /// A flow-state message from another agent: its entries join the local view.
   func receiveFlowState(_ bytes: [UInt8]) {
+    let opened: [UInt8]
     do {
-      let message = try FlowStateMessage.decodeMessage(bytes)
+      opened = try flowStateSeal.open(bytes)
+    } catch {
+      metrics.tunnelBadMAC.add(1, ordering: .relaxed)
+      logger.debug("refusing a flow-state message", metadata: ["agent.error": "\(error)"])
+      return
+    }
+    do {
+      let message = try FlowStateMessage.decodeMessage(opened)
       execute(
         core.applyFlowState(
           message.changes, owner: message.owner, closing: message.closing, now: .now))

@@ -45,6 +45,7 @@ extension Agent {
       try await secure(store, credentials: credentials)
       try await store.setUp()
       try await register(store)
+      try await followTunnelKeys(store)
       try await hostState?.registerAlive(host: hostID)
       if configuration.livenessEnabled {
         let lease = HostLease(client: client, paths: store.paths, logger: logger)
@@ -178,6 +179,24 @@ extension Agent {
       ])
   }
 
+  /// Reads the tunnel zone's keys before the first message goes, then follows them.
+  func followTunnelKeys(_ store: NSDBStore) async throws {
+    let zone = ID(name: "\(ModelType.tunnelZone.rawValue)/\(configuration.tunnelZone)")
+    flowStateSeal = FlowStateSeal(try await store.tunnelKeys(zone))
+    let events = events
+    let logger = logger
+    tasks.append(
+      Task {
+        do {
+          for try await list in store.watchTunnelKeys(zone) { events.yield(.tunnelKeys(list)) }
+        } catch {
+          logger.warning(
+            "cannot follow the tunnel keys; keeping the last ones",
+            metadata: ["agent.error": "\(error)"])
+        }
+      })
+  }
+
   /// The identities in the configured credential file (or `$MIDGE_CREDENTIALS`'s); none
   /// when neither names one.
   func loadCredentials() throws -> CredentialFile.Credentials {
@@ -296,6 +315,14 @@ extension Agent {
     case .takeoverEnded(let port): takeoverEnded(port)
     case .natLeased(let block): execute(core.natLeased(block, now: .now))
     case .natAdopted(let block, let holder): execute(core.natAdopted(block, holder: holder))
+    case .tunnelKeys(let list):
+      flowStateSeal = FlowStateSeal(list)
+      logger.info(
+        "tunnel keys changed",
+        metadata: [
+          "agent.keys": "\(list.keys.map(\.id))",
+          "agent.signing": "\(list.signing.map { "\($0.id)" } ?? "none")",
+        ])
     case .natLost(let block):
       logger.info(
         "lost a NAT port block lease to another host", metadata: ["agent.block": "\(block)"])

@@ -131,6 +131,8 @@ public actor Agent {
   var hostLease: HostLease?
   /// Source-NAT port-block leases (AgentCore+NATLeases decides, this writes them).
   var natLeases: NATLeases?
+  /// Seals and opens flow-state messages with the tunnel zone's keys.
+  var flowStateSeal = FlowStateSeal()
   /// The tunnel peers last given to the datapath (AgentCore.tunnelPeers).
   var tunnelPeers: Set<TunnelEndpoint>?
   /// The lease's rules and state: gate deadline, hold-down, when to confirm (AgentCore).

@@ -38,4 +38,6 @@ enum AgentEvent: Sendable {
   case natAdopted(NATBlock, holder: ID?)
   /// A lease this host held went to another session (after a session expiry).
   case natLost(NATBlock)
+  /// The tunnel zone's keys changed.
+  case tunnelKeys(TunnelKeyList)
 }

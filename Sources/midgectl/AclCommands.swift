@@ -11,7 +11,9 @@ import ZooKeeper
 struct Acl: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Identities and ACLs: make credentials, secure a tree in place, show what is open.",
-    subcommands: [AclInit.self, AclAddHost.self, AclApply.self, AclShow.self])
+    subcommands: [
+      AclInit.self, AclAddHost.self, AclApply.self, AclShow.self, AclRotateKey.self,
+    ])
 }
 
 /// The files `acl init` writes into a directory.
@@ -166,6 +168,50 @@ struct AclShow: AsyncParsableCommand {
       let open = findings.filter(\.open).count
       print(
         "\(nodes) nodes; \(open) open to anyone; \(findings.count - open) not as the policy says\(access == nil ? " (no identities: the tree is not secured)" : "")"
+      )
+    }
+  }
+}
+
+struct AclRotateKey: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "rotate-key",
+    abstract:
+      "Give a tunnel zone a new key for the messages agents send each other (the first makes them authenticated), without losing any: the new key is accepted everywhere before anyone signs with it."
+  )
+
+  @OptionGroup var cluster: ClusterOptions
+
+  @Option(help: "The tunnel zone.")
+  var zone: String = "default"
+
+  @Option(help: "Seconds between announcing the new key and signing with it.")
+  var settle: Double = 3
+
+  func run() async throws {
+    let zone = TopologyFile.id(.tunnelZone, self.zone)
+    try await cluster.withStore { store in
+      guard try await store.exists(TunnelZone.self, zone) else {
+        throw CommandError("no tunnel zone is named '\(self.zone)'", code: .invalidInput)
+      }
+      var generator = SystemRandomNumberGenerator()
+      let secret = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        .base64EncodedString()
+      let current = try await store.tunnelKeys(zone)
+      let added = current.adding(secret: secret)
+      try await store.setTunnelKeys(zone, added)
+      guard current.signing != nil else {
+        print(
+          "tunnel zone '\(self.zone)': messages are authenticated from now on (key \(added.signing?.id ?? 0))"
+        )
+        return
+      }
+      // Every agent follows the key list with a watch: wait until they have seen it.
+      try await Task.sleep(for: .milliseconds(Int(settle * 1000)))
+      let promoted = added.promotingNewest()
+      try await store.setTunnelKeys(zone, promoted)
+      print(
+        "tunnel zone '\(self.zone)': signing with key \(promoted.signing?.id ?? 0), still accepting \(promoted.keys.filter { !$0.signs }.map(\.id))"
       )
     }
   }

@@ -4,6 +4,7 @@ import Datapath
 import Foundation
 import Logging
 import MidgeTestSupport
+import NSDB
 import Packets
 import Simulation
 import Testing
@@ -288,6 +289,61 @@ struct FlowStateMessageTests {
     #expect(throws: FlowStateMessage.DecodeError.self) {
       _ = try FlowStateMessage.decode(Array("not flow state".utf8))
     }
+  }
+}
+
+@Suite("Flow-state seals and tunnel keys")
+struct FlowStateSealTests {
+  let entry = StateChange.conntrack(
+    ConntrackKey(
+      tuple: FlowTuple(
+        source: IPv4Address(10, 0, 0, 2), destination: IPv4Address(10, 0, 1, 5), ipProtocol: 6,
+        sourcePort: 40_000, destinationPort: 80), device: ID(name: "Bridge/b")))
+
+  func secret(_ byte: UInt8) -> String { Data(repeating: byte, count: 32).base64EncodedString() }
+
+  @Test("a sealed message opens with the key it names; a wrong tag, key or none is refused")
+  func sealAndOpen() throws {
+    let list = TunnelKeyList().adding(secret: secret(1))
+    #expect(list.signing?.id == 1)
+    let seal = FlowStateSeal(list)
+    let message = FlowStateMessage.encode([entry])
+    let sealed = seal.seal(message)
+    #expect(sealed != message && sealed.count == message.count + 1 + 16)
+    #expect(try FlowStateMessage.decode(try seal.open(sealed)) == [entry])
+    var tampered = sealed
+    tampered[6] ^= 1
+    #expect(throws: FlowStateMessage.DecodeError.self) { try seal.open(tampered) }
+    #expect(throws: FlowStateMessage.DecodeError.self) { try seal.open(message) }
+    let other = FlowStateSeal(TunnelKeyList().adding(secret: secret(2)))
+    #expect(throws: FlowStateMessage.DecodeError.self) { try other.open(sealed) }
+    // Without keys: unsealed messages only.
+    let none = FlowStateSeal()
+    #expect(none.seal(message) == message)
+    #expect(try none.open(message) == message)
+    #expect(throws: FlowStateMessage.DecodeError.self) { try none.open(sealed) }
+  }
+
+  @Test("a rotation accepts the new key before signing with it, and the old one after")
+  func rotation() throws {
+    let first = TunnelKeyList().adding(secret: secret(1))
+    let announced = first.adding(secret: secret(2))
+    let promoted = announced.promotingNewest()
+    #expect(announced.signing?.id == 1 && announced.keys.map(\.id) == [1, 2])
+    #expect(promoted.signing?.id == 2 && promoted.keys.map(\.id) == [1, 2])
+    let byOld = FlowStateSeal(first).seal(FlowStateMessage.encode([entry]))
+    let byNew = FlowStateSeal(promoted).seal(FlowStateMessage.encode([entry]))
+    // Every pair of hosts at adjacent steps understands each other.
+    for (sender, receiver) in [(first, announced), (announced, promoted), (promoted, announced)] {
+      let message = FlowStateSeal(sender).seal(FlowStateMessage.encode([entry]))
+      #expect(try FlowStateMessage.decode(try FlowStateSeal(receiver).open(message)) == [entry])
+    }
+    #expect(try FlowStateSeal(promoted).open(byOld).isEmpty == false)
+    // The next rotation drops key 1.
+    let next = promoted.adding(secret: secret(3)).promotingNewest()
+    #expect(next.keys.map(\.id) == [2, 3])
+    #expect(throws: FlowStateMessage.DecodeError.self) { try FlowStateSeal(next).open(byOld) }
+    #expect(try FlowStateSeal(next).open(byNew).isEmpty == false)
   }
 }
 
