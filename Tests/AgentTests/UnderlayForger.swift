@@ -1,6 +1,6 @@
 import Foundation
-import MidgeTestSupport
 import Glibc
+import MidgeTestSupport
 
 /// Datagrams sent to an agent's tunnel port as an attacker on the underlay would: from an
 /// ordinary socket (an address that is no host's endpoint), or with a forged source (a
