@@ -93,8 +93,8 @@ declare -A R=() # the figures
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- the cluster
-log "ops/cluster up: $HOSTS hosts, $VMS VMs each"
-ops/cluster up --hosts "$HOSTS" --vms-per-host "$VMS" --dir "$CDIR" --bin "$BIN" \
+log "ops/cluster up: $HOSTS hosts, $VMS VMs each (open: the raw ZooKeeper probe reads the rule anonymously)"
+ops/cluster up --open --hosts "$HOSTS" --vms-per-host "$VMS" --dir "$CDIR" --bin "$BIN" \
   --session-timeout 4 >"$WORK/up.env"
 declare -A ENV=()
 while IFS='=' read -r key value; do ENV[$key]=$value; done <"$CDIR/cluster.env"

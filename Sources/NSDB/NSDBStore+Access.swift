@@ -54,10 +54,17 @@ extension NSDBStore {
     for host in hosts {
       wanted.append((paths.state(.host, host), access.acl(paths.state(.host, host))))
     }
+    let state = PortState(client: client, paths: paths, logger: logger)
     for port in ports {
       var hosts = port.candidates.map(\.hostId) + (extraHosts[port.id] ?? [])
       if let host = port.hostId { hosts.append(host) }
       guard !hosts.isEmpty else { continue }
+      // A host that still holds the port active keeps its right until it let go: it
+      // deletes its `active` node when it sees the move, and that needs the right. A
+      // later apply (or `acl apply`) takes it off.
+      if let holder = try? await state.activeState(port.id)?.host, !hosts.contains(holder) {
+        hosts.append(holder)
+      }
       wanted.append(
         (paths.state(.port, port.id), access.portStateACL(hosts: hosts.map(\.description))))
     }
@@ -116,10 +123,17 @@ extension NSDBStore {
     for host in try await ids(Host.self) {
       wanted[paths.state(.host, host)] = access.acl(paths.state(.host, host))
     }
+    let state = PortState(client: client, paths: paths, logger: logger)
     for port in try await getAll(Port.self) {
       var hosts = port.candidates.map { $0.hostId.description }
       if let host = port.hostId { hosts.append(host.description) }
       guard !hosts.isEmpty else { continue }
+      // As in `secureState`: a host still holding the port active keeps its right.
+      if let holder = try? await state.activeState(port.id)?.host,
+        !hosts.contains(holder.description)
+      {
+        hosts.append(holder.description)
+      }
       wanted[paths.state(.port, port.id)] = access.portStateACL(hosts: hosts)
     }
     for parent in [paths.state + "/Host", paths.state + "/Port"] {

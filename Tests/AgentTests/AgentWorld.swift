@@ -53,15 +53,18 @@ final class AgentWorld: @unchecked Sendable {
 
   static var supervisorBinary: String { Requirement.productPath("midge-supervisor") }
 
-  /// With credentials: `midgectl acl init` made the identities here, every agent runs
-  /// with its host's credential file, and the harness's own store is the administrator.
-  /// The tree stays open until something secures it (`secure()`).
+  /// With credentials (the default): `midgectl acl init` made the identities here, every
+  /// agent runs with its host's credential file, and the harness's own store is the
+  /// administrator. `start` secures the tree and keys the tunnel zone before the agents
+  /// start, unless `secureAtStart` is false (a test that secures it in place).
   let identities: String?
+  let secureAtStart: Bool
 
   init(
     zookeeper: ZooKeeperServer, sessionTimeout: Double = 2, agentArguments: [String] = [],
-    supervised: Bool = false, credentials: Bool = false
+    supervised: Bool = false, credentials: Bool = true, secureAtStart: Bool = true
   ) throws {
+    self.secureAtStart = credentials && secureAtStart
     self.zookeeper = zookeeper
     self.sessionTimeout = sessionTimeout
     self.agentArguments = agentArguments
@@ -145,6 +148,14 @@ final class AgentWorld: @unchecked Sendable {
     try await withStore { store in
       let snapshot = try TopologyFile.parse(topologyYAML())
       _ = try await store.apply(snapshot, prune: false)
+    }
+    if let identities, secureAtStart {
+      for step in [
+        ["acl", "apply", "--dir", identities], ["acl", "rotate-key", "--zone", "default"],
+      ] {
+        let done = midgectl(step)
+        guard done.status == 0 else { throw HarnessError("midgectl \(step): \(done.output)") }
+      }
     }
     for index in agents.indices { try startAgent(index) }
     for index in agents.indices { try await waitReady(index) }

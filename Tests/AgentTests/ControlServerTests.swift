@@ -114,12 +114,19 @@ struct ControlServerTests {
     }
     // What an answer costs on this machine now, with no idle connection: other suites
     // running beside this one can make it slow, and the budget scales with it.
-    let baseline = try #require(try medianLatency(), "/health unanswered with no idle client")
+    var baselines: [Duration] = []
+    for _ in 0..<3 { if let median = try medianLatency() { baselines.append(median) } }
+    let baseline = try #require(baselines.min(), "/health unanswered with no idle client")
     var idle: [Int32] = []
     defer { for fd in idle { close(fd) } }
     for _ in 0..<1000 { idle.append(try RawClient.connect(port: server.port)) }
-    // Each idle connection has been accepted (and the oldest beyond the limit closed).
-    try await Task.sleep(for: .milliseconds(200))
+    // Each idle connection has been accepted once the oldest beyond the limit is closed
+    // (a loaded machine accepts slowly: measured before that, a request waits in the
+    // listen backlog behind the flood, which says nothing of the server).
+    let settled = await eventually(timeout: .seconds(15), every: .milliseconds(50)) {
+      RawClient.isClosed(idle[0])
+    }
+    #expect(settled, "the oldest idle connection was never closed")
     // The best of three rounds: a burst of load elsewhere spoils one round, not three.
     var rounds: [Duration?] = []
     for _ in 0..<3 { rounds.append(try medianLatency()) }

@@ -59,7 +59,9 @@ final class K8sClusterWorld: PodNetwork, @unchecked Sendable {
     let began = ContinuousClock.now
     let apply = cluster.inNamespace(
       cluster.host("host-1").namespace,
-      ["timeout", "60", bin + "/midgectl", "k8s", "apply", "--zk", zk, "-f", file], timeout: 70)
+      ["timeout", "60", bin + "/midgectl", "k8s", "apply", "--zk", zk, "-f", file]
+        + (cluster.values["ADMIN_CREDENTIALS"].map { ["--credentials", $0] } ?? []),
+      timeout: 70)
     applyDuration = ContinuousClock.now - began
     guard apply.status == 0 else {
       throw HarnessError("midgectl k8s apply exited \(apply.status):\n\(apply.output)")

@@ -17,7 +17,8 @@ import ZooKeeper
 struct SecurityEndToEndTests {
   @Test("securing an open tree in place: traffic flows throughout, then only the identities write")
   func secureInPlace() async throws {
-    let world = try AgentWorld(zookeeper: try await ZooKeeperServer.shared(), credentials: true)
+    let world = try AgentWorld(
+      zookeeper: try await ZooKeeperServer.shared(), secureAtStart: false)
     defer { world.cleanUp() }
     try await world.start()
     #expect(await world.pingsEventually(from: "vm-a1", to: "10.61.2.2"))

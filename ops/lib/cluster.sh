@@ -536,14 +536,17 @@ cl_agent_launch() {
 }
 
 # _cl_agent_spawn K: host K's agent spawned in the background, not awaited (so many can
-# be launched at once; cl_agent_launch awaits its pid).
+# be launched at once; cl_agent_launch awaits its pid). On a secured cluster (an
+# identities directory beside the hosts) it runs with its own host's credential file.
 _cl_agent_spawn() {
-  local k=$1 d
+  local k=$1 d credentials=()
   d=$(cl_host_dir "$k")
   rm -f "$d/agent.pid"
+  local file="$CL_DIR/identities/host-$(cl_host_name "$k").credentials"
+  [ ! -f "$file" ] || credentials=(--credentials "$file")
   _cl_spawn "$(cl_host_ns "$k")" "$d/pid" "$d/agent.log" \
     "$CL_BIN/midge-supervisor" --pid-file "$d/agent.pid" -- \
-    "$CL_BIN/midge-agent" --host-name "$(cl_host_name "$k")" \
+    "$CL_BIN/midge-agent" "${credentials[@]}" --host-name "$(cl_host_name "$k")" \
     --zk "$(cl_zk_connect)" --session-timeout "$CL_SESSION_TIMEOUT" \
     --host-id-file "$d/host.id" --tunnel-zone underlay \
     --tunnel-address "$(cl_host_address "$k")" --tunnel-port "$CL_TUNNEL_PORT" \

@@ -114,7 +114,8 @@ world_down() {
 
 # world_midgectl ARGS...: midgectl in host-1's namespace (ZooKeeper is on the underlay).
 world_midgectl() {
-  ip netns exec "${WORLD_ENV[HOST_1_NS]}" "$BIN/midgectl" "$@"
+  MIDGE_CREDENTIALS="${WORLD_ENV[ADMIN_CREDENTIALS]:-}" \
+    ip netns exec "${WORLD_ENV[HOST_1_NS]}" "$BIN/midgectl" "$@"
 }
 
 # world_external HOST...: the external segment behind the uplink: namespace <prefix>x
