@@ -47,7 +47,7 @@ let package = Package(
       name: "FlowStateFuzz",
       dependencies: support + [
         midge("Addresses"), midge("LZ4"), midge("Packets"), midge("Simulation"), midge("Topology"),
-        midge("Liveness"),
+        midge("Liveness"), midge("AgentCore"),
         .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: strict),
