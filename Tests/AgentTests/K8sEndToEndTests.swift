@@ -28,7 +28,17 @@ final class K8sWorld: PodNetwork, @unchecked Sendable {
     directory = NSTemporaryDirectory() + "midge-k8s-\(suffix)"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     try Requirement.check(Requirement.agents)
+    let made = runCommand(
+      [
+        AgentWorld.midgectlBinary, "acl", "init", "--dir", identities, "--host", "node-1",
+        "--host", "node-2",
+      ], timeout: 30)
+    guard made.status == 0 else { throw HarnessError("acl init: \(made.output)") }
   }
+
+  /// The identities (`midgectl acl init`): the tree is secured and the tunnel zone keyed
+  /// before the agents start, as `ops/cluster` does.
+  var identities: String { directory + "/identities" }
 
   deinit { cleanUp() }
 
@@ -76,10 +86,21 @@ final class K8sWorld: PodNetwork, @unchecked Sendable {
         try await table.add(entry.ip, entry.mac, persistent: true)
       }
     }
+    for step in [
+      ["acl", "apply", "--dir", identities], ["acl", "rotate-key", "--zone", "default"],
+    ] {
+      let done = runCommand(
+        [AgentWorld.midgectlBinary] + step + [
+          "--zk", zookeeper.connectString, "--root", root, "--credentials",
+          identities + "/admin.credentials",
+        ], timeout: 60)
+      guard done.status == 0 else { throw HarnessError("midgectl \(step): \(done.output)") }
+    }
     for index in agents.indices {
       agents[index].child = try ChildProcess(
         [
-          AgentWorld.agentBinary, "--zk", zookeeper.connectString, "--root", root, "--host-name",
+          AgentWorld.agentBinary, "--zk", zookeeper.connectString, "--root", root,
+          "--credentials", identities + "/host-node-\(index + 1).credentials", "--host-name",
           "node-\(index + 1)", "--host-id-file", directory + "/node-\(index + 1).id",
           "--tunnel-port", "\(agents[index].tunnelPort)", "--control-address",
           "127.0.0.1:\(agents[index].controlPort)", "--log-level", "info",
@@ -110,11 +131,21 @@ final class K8sWorld: PodNetwork, @unchecked Sendable {
       ?? "(no log)"
   }
 
+  /// Runs `body` with a store on this world's root, as the administrator.
   func withStore<T>(_ body: (NSDBStore) async throws -> T) async throws -> T {
-    try await zookeeper.withClient(sessionTimeout: .seconds(10)) { client in
+    let admin = try CredentialFile.load(identities + "/admin.credentials")
+    let client = try await zookeeper.client(
+      sessionTimeout: .seconds(10), label: "k8s-world", authentication: admin)
+    do {
       let store = NSDBStore(client: client, root: root, logger: logger)
+      if let creator = admin.first { try await store.useAccess(creator: creator) }
       try await store.setUp()
-      return try await body(store)
+      let result = try await body(store)
+      await client.close()
+      return result
+    } catch {
+      await client.close()
+      throw error
     }
   }
 
