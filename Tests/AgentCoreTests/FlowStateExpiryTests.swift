@@ -171,19 +171,27 @@ struct FlowStateExpiryTests {
     #expect(!world.core.view.conntrack.contains(key))
   }
 
-  @Test("a live local entry is sent again to the hosts that may need it, at half its timeout")
-  func refresh() throws {
-    var timeouts = FlowStateTimeouts()
-    timeouts.udp = .seconds(20)
+  /// vm-there: a port served by the other host (its replies are simulated there).
+  static let remotePort = ID(name: "vm-there")
+
+  /// CoreWorld with `timeouts` and vm-there active on the other host.
+  static func withRemotePort(_ timeouts: FlowStateTimeouts) -> CoreWorld {
     var world = CoreWorld()
     world.core.flowState.timeouts = timeouts
-    // vm-there is a port served by the other host: its replies are simulated there.
-    let remotePort = ID(name: "vm-there")
     world.upsert(
       Port(
         id: remotePort, device: .bridge(W.bridge), tunnelKey: 9, hostId: W.there,
         interfaceName: "9"))
     _ = world.core.setActivation(remotePort, PortActivation(host: W.there, tunnelKey: 9))
+    return world
+  }
+
+  @Test("a live local entry is sent again to the hosts that may need it, at half its timeout")
+  func refresh() throws {
+    var timeouts = FlowStateTimeouts()
+    timeouts.udp = .seconds(20)
+    var world = Self.withRemotePort(timeouts)
+    let remotePort = Self.remotePort
     let tuple = FlowTuple(
       source: IPv4Address(10, 0, 0, 9), destination: IPv4Address(10, 0, 0, 1),
       ipProtocol: IPProtocol.udp.rawValue, sourcePort: 53, destinationPort: 40_000)
@@ -211,14 +219,8 @@ struct FlowStateExpiryTests {
     var timeouts = FlowStateTimeouts()
     timeouts.tcpEstablished = .seconds(100)
     timeouts.tcpClosing = .seconds(5)
-    var world = CoreWorld()
-    world.core.flowState.timeouts = timeouts
-    let remotePort = ID(name: "vm-there")
-    world.upsert(
-      Port(
-        id: remotePort, device: .bridge(W.bridge), tunnelKey: 9, hostId: W.there,
-        interfaceName: "9"))
-    _ = world.core.setActivation(remotePort, PortActivation(host: W.there, tunnelKey: 9))
+    var world = Self.withRemotePort(timeouts)
+    let remotePort = Self.remotePort
     let tuple = FlowTuple(
       source: IPv4Address(10, 0, 0, 1), destination: IPv4Address(10, 0, 0, 9),
       ipProtocol: IPProtocol.tcp.rawValue, sourcePort: 40_000, destinationPort: 80)

@@ -349,20 +349,21 @@ struct FlowStateSealTests {
 
 @Suite("Flow-state log")
 struct FlowStateLogTests {
+  /// A conntrack entry told apart by its source port.
+  func entry(_ n: UInt16) -> StateChange {
+    .conntrack(
+      ConntrackKey(
+        tuple: FlowTuple(
+          source: IPv4Address(10, 0, 0, 1), destination: IPv4Address(10, 0, 0, 2),
+          ipProtocol: 6, sourcePort: n, destinationPort: 80), device: ID(name: "Bridge/b")))
+  }
+
   @Test("blocks append and load in order; a damaged tail is cut off, what came before is kept")
   func appendLoad() throws {
     let directory = NSTemporaryDirectory() + "midge-fslog-\(UUID().uuidString)"
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let log = FlowStateLog(directory: directory, logger: Logger(label: "test"))
     let port = ID(name: "Port/p")
-    let device = ID(name: "Bridge/b")
-    func entry(_ n: UInt16) -> StateChange {
-      .conntrack(
-        ConntrackKey(
-          tuple: FlowTuple(
-            source: IPv4Address(10, 0, 0, 1), destination: IPv4Address(10, 0, 0, 2),
-            ipProtocol: 6, sourcePort: n, destinationPort: 80), device: device))
-    }
     #expect(log.load(port).isEmpty)
     log.append(FlowStateMessage.encode([entry(1), entry(2)]), port: port)
     log.append(FlowStateMessage.encode([entry(3)]), port: port)
@@ -394,14 +395,6 @@ struct FlowStateLogTests {
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let log = FlowStateLog(directory: directory, maximumBytes: 16_384, logger: Logger(label: "t"))
     let port = ID(name: "Port/p")
-    let device = ID(name: "Bridge/b")
-    func entry(_ n: UInt16) -> StateChange {
-      .conntrack(
-        ConntrackKey(
-          tuple: FlowTuple(
-            source: IPv4Address(10, 0, 0, 1), destination: IPv4Address(10, 0, 0, 2),
-            ipProtocol: 6, sourcePort: n, destinationPort: 80), device: device))
-    }
     var written: UInt16 = 0
     while log.dueForCompaction().isEmpty && written < 2_000 {
       written += 1

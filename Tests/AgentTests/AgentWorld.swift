@@ -224,20 +224,7 @@ final class AgentWorld: @unchecked Sendable {
 
   /// Runs `body` with a store on this world's root.
   func withStore<T>(_ body: (NSDBStore) async throws -> T) async throws -> T {
-    let admin = try identities.map { try CredentialFile.load($0 + "/admin.credentials") } ?? []
-    let client = try await zookeeper.client(
-      sessionTimeout: .seconds(10), label: "world", authentication: admin)
-    do {
-      let store = NSDBStore(client: client, root: root, logger: logger)
-      if let creator = admin.first { try await store.useAccess(creator: creator) }
-      try await store.setUp()
-      let result = try await body(store)
-      await client.close()
-      return result
-    } catch {
-      await client.close()
-      throw error
-    }
+    try await adminStore(zookeeper, root: root, identities: identities, logger: logger, body)
   }
 
   private func addVM(_ name: String, _ address: String, _ gateway: String, host: Int) throws {
@@ -333,4 +320,26 @@ func metricValue(_ exposition: String, _ name: String) -> Double? {
     return Double(line.dropFirst(name.count + 1))
   }
   return nil
+}
+
+/// Runs `body` with a store on `root`, as the administrator of `identities` (a directory
+/// `midgectl acl init` made; nil: anonymous, on an open tree), and closes its session.
+func adminStore<T>(
+  _ zookeeper: ZooKeeperServer, root: String, identities: String?, logger: Logger,
+  _ body: (NSDBStore) async throws -> T
+) async throws -> T {
+  let admin = try identities.map { try CredentialFile.load($0 + "/admin.credentials") } ?? []
+  let client = try await zookeeper.client(
+    sessionTimeout: .seconds(10), label: "world", authentication: admin)
+  do {
+    let store = NSDBStore(client: client, root: root, logger: logger)
+    if let creator = admin.first { try await store.useAccess(creator: creator) }
+    try await store.setUp()
+    let result = try await body(store)
+    await client.close()
+    return result
+  } catch {
+    await client.close()
+    throw error
+  }
 }

@@ -133,20 +133,7 @@ final class K8sWorld: PodNetwork, @unchecked Sendable {
 
   /// Runs `body` with a store on this world's root, as the administrator.
   func withStore<T>(_ body: (NSDBStore) async throws -> T) async throws -> T {
-    let admin = try CredentialFile.load(identities + "/admin.credentials")
-    let client = try await zookeeper.client(
-      sessionTimeout: .seconds(10), label: "k8s-world", authentication: admin)
-    do {
-      let store = NSDBStore(client: client, root: root, logger: logger)
-      if let creator = admin.first { try await store.useAccess(creator: creator) }
-      try await store.setUp()
-      let result = try await body(store)
-      await client.close()
-      return result
-    } catch {
-      await client.close()
-      throw error
-    }
+    try await adminStore(zookeeper, root: root, identities: identities, logger: logger, body)
   }
 
   func cleanUp() {

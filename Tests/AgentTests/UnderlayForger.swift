@@ -19,13 +19,18 @@ enum UnderlayForger {
     let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
     guard fd >= 0 else { throw HarnessError("socket: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
+    try send(fd, payload, to: port)
+  }
+
+  /// `bytes` through socket `fd` to 127.0.0.1:`port`.
+  static func send(_ fd: Int32, _ bytes: [UInt8], to port: UInt16) throws {
     var address = loopback(port)
     let sent = withUnsafePointer(to: &address) { pointer in
       pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        sendto(fd, payload, payload.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
       }
     }
-    guard sent == payload.count else {
+    guard sent == bytes.count else {
       throw HarnessError("sendto: \(String(cString: strerror(errno)))")
     }
   }
@@ -55,15 +60,7 @@ enum UnderlayForger {
       UInt8(udpLength >> 8), UInt8(udpLength & 0xFF), 0, 0,
     ]
     packet += payload
-    var address = loopback(port)
-    let sent = withUnsafePointer(to: &address) { pointer in
-      pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-        sendto(fd, packet, packet.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-      }
-    }
-    guard sent == packet.count else {
-      throw HarnessError("raw sendto: \(String(cString: strerror(errno)))")
-    }
+    try send(fd, packet, to: port)
   }
 
   static func loopback(_ port: UInt16) -> sockaddr_in {
