@@ -101,17 +101,22 @@ public final class NSDBStore: Sendable {
 
   /// The size of the request ZooKeeper reads for `operations` as one multi, in bytes:
   /// the request header and, per operation, its multi header and jute record (paths and
-  /// data as length-prefixed bytes, the open ACL of a create).
-  public static func requestSize(_ operations: [Operation]) -> Int {
+  /// data as length-prefixed bytes, the ACL of a create: by default the open one).
+  public static func requestSize(
+    _ operations: [Operation], acl: (String) -> [ZooKeeperACL] = { _ in ZooKeeperACL.openUnsafe }
+  ) -> Int {
     let header = 4 + 4  // xid, type
     let multiHeader = 4 + 1 + 4  // type, done, err
-    let openACL = 4 + (4 + 4 + "world".utf8.count + 4 + "anyone".utf8.count)
     var size = header + multiHeader  // the closing header
     for operation in operations {
       size += multiHeader
       switch operation {
       case .create(let path, let data, _):
-        size += 4 + path.utf8.count + 4 + data.count + openACL + 4
+        // The ACL: a count, then per entry its permissions, scheme and id.
+        let entries = acl(path).reduce(0) {
+          $0 + 4 + 4 + $1.scheme.utf8.count + 4 + $1.id.utf8.count
+        }
+        size += 4 + path.utf8.count + 4 + data.count + 4 + entries + 4
       case .set(let path, let data, _):
         size += 4 + path.utf8.count + 4 + data.count + 4
       case .delete(let path, _), .check(let path, _):
@@ -122,7 +127,7 @@ public final class NSDBStore: Sendable {
   }
 
   func checkRequestSize(_ operations: [Operation]) throws(NSDBError) {
-    let size = Self.requestSize(operations)
+    let size = Self.requestSize(operations) { client.acl(forCreating: $0) }
     guard size > maxRequestBytes else { return }
     throw NSDBError(
       .tooLarge,

@@ -122,4 +122,15 @@ struct AccessTests {
       #expect(error.code == .notAuthorised, "\(error)")
     }
   }
+
+  @Test("a transaction's size counts the ACL its creates get, so the limit check holds secured")
+  func requestSizeCountsACL() {
+    let create = Operation.create("/midge/v1/models/Chain/x", data: [1])
+    let open = NSDBStore.requestSize([create])
+    let access = NSDBAccess(identities: identities, paths: NSDBPaths(), creator: admin.id)
+    let secured = NSDBStore.requestSize([create]) { access.acl($0) }
+    let entry = { (id: String) in 4 + 4 + "digest".utf8.count + 4 + id.utf8.count }
+    let world = 4 + 4 + "world".utf8.count + 4 + "anyone".utf8.count
+    #expect(secured == open - world + entry(admin.id) + entry(agents.id))
+  }
 }
